@@ -1,0 +1,180 @@
+"""`python -m app`: the command line and the one place where the parts are wired together.
+
+python -m app [serve] [--host H] [--port P] [--data-dir D]
+python -m app settings                     show every setting (secrets masked)
+python -m app settings set NAME VALUE      VALUE "-" reads it from standard input
+python -m app settings unset NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from types import FrameType
+from typing import TextIO
+
+from app import __version__, chat, config, log, settings, store, synology, web, worker
+from app.llm import Model, ModelFactory
+from app.server import Server
+
+logger = logging.getLogger("app")
+STOP_GRACE = 5.0  # DSM kills a package that takes more than 20 s to stop
+
+
+class LiveSettings:
+    """Settings as they are now: read from the store on every call, so an edit applies to the
+    next message without a restart; the environment still wins."""
+
+    def __init__(self, data: store.Store, from_env: Mapping[str, object]) -> None:
+        self._store = data
+        self._from_env = from_env
+        self.secrets: list[str] = []
+
+    def __call__(self) -> settings.Values:
+        values = settings.resolve(self._store.settings(), self._from_env)
+        self.secrets = values.secrets()
+        return values
+
+
+@dataclasses.dataclass
+class Runtime:
+    config: config.Config
+    store: store.Store
+    settings: LiveSettings
+    dispatcher: worker.Dispatcher
+    server: Server
+    address: tuple[str, int] = ("", 0)
+
+    def start(self) -> tuple[str, int]:
+        resumed = self.dispatcher.start()
+        self.address = self.server.start()
+        logger.info(
+            "SynoChatGPT %s listening on http://%s:%d (data in %s, %d message(s) resumed)",
+            __version__,
+            *self.address,
+            self.config.data_dir,
+            resumed,
+        )
+        return self.address
+
+    def stop(self) -> None:
+        self.server.stop()  # no new messages; requests in flight finish
+        self.dispatcher.stop(STOP_GRACE)
+        logger.info("stopped")
+
+
+def build(
+    cfg: config.Config,
+    environ: Mapping[str, str],
+    *,
+    sender: synology.ChatClient | None = None,
+    model_factory: ModelFactory | None = None,
+) -> Runtime:
+    """Wire the parts. Tests call this too, with a faster ChatClient."""
+    data = store.Store(cfg.data_dir)
+    live = LiveSettings(data, settings.from_environment(environ))
+    live()  # fail early on an unreadable settings file
+    models = model_factory or ModelFactory()
+
+    def model_for(values: settings.Values) -> Model:
+        return models.get(chat.model_config(values))
+
+    delivery = chat.ChatDelivery(sender or synology.ChatClient(), data)
+    bot = chat.Bot(data, live, model_for, delivery)
+    dispatcher = worker.Dispatcher(data, bot.handle, workers=cfg.workers)
+    app = web.create_app(live, bot, dispatcher)
+    server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
+    return Runtime(cfg, data, live, dispatcher, server)
+
+
+def serve(cfg: config.Config, environ: Mapping[str, str]) -> int:
+    runtime = build(cfg, environ)
+    log.setup(cfg.log_level, lambda: runtime.settings.secrets)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        runtime.start()
+    except OSError as exc:
+        logger.error("cannot listen on %s:%d: %s", cfg.host, cfg.port, exc.strerror or exc)
+        return 1
+    stop.wait()
+    runtime.stop()
+    return 0
+
+
+def settings_command(
+    cfg: config.Config, environ: Mapping[str, str], args: argparse.Namespace, out: TextIO, stdin: TextIO
+) -> int:
+    data = store.Store(cfg.data_dir)
+    from_env = settings.from_environment(environ)
+    if args.action in (None, "show"):
+        values = settings.resolve(data.settings(), from_env)
+        for item in settings.SETTINGS:
+            source = f"  [fixed by {item.env}]" if item.name in values.fixed else ""
+            out.write(f"{item.name} = {settings.masked(item, values.values[item.name])}{source}\n")
+        return 0
+    if args.action == "set":
+        raw = stdin.read().rstrip("\n") if args.value == "-" else args.value
+        clean = settings.validate({args.name: raw}, fixed=from_env)
+        data.save_settings(clean)
+        out.write(f"{args.name} saved\n")
+        return 0
+    settings.validate({}, fixed=from_env)
+    if args.name not in settings.BY_NAME:
+        raise settings.SettingsError([f"{args.name} is not a setting"])
+    data.save_settings({}, remove=(args.name,))
+    out.write(f"{args.name} reset to its default\n")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m app", description="SynoChatGPT: an AI bot for Synology Chat."
+    )
+    root.add_argument("--version", action="version", version=f"SynoChatGPT {__version__}")
+    config.add_arguments(root)
+    commands = root.add_subparsers(dest="command")
+    serve_parser = commands.add_parser("serve", help="run the server (the default)")
+    config.add_arguments(serve_parser)
+    settings_parser = commands.add_parser("settings", help="show or change settings")
+    config.add_arguments(settings_parser)
+    actions = settings_parser.add_subparsers(dest="action")
+    actions.add_parser("show", help="show every setting, secrets masked")
+    set_parser = actions.add_parser("set", help="change a setting")
+    set_parser.add_argument("name", choices=list(settings.BY_NAME), metavar="NAME")
+    set_parser.add_argument("value", help='the new value; "-" reads it from standard input')
+    unset_parser = actions.add_parser("unset", help="return a setting to its default")
+    unset_parser.add_argument("name", choices=list(settings.BY_NAME), metavar="NAME")
+    return root
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    environ = os.environ if environ is None else environ
+    try:
+        cfg = config.load(args, environ)
+        if args.command == "settings":
+            return settings_command(cfg, environ, args, sys.stdout, sys.stdin)
+        return serve(cfg, environ)
+    except (config.ConfigError, settings.SettingsError) as exc:
+        sys.stderr.write(f"SynoChatGPT: {exc}\n")
+        return 2
+    except store.StoreError as exc:
+        sys.stderr.write(f"SynoChatGPT: cannot read the data folder: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

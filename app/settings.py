@@ -1,0 +1,339 @@
+"""User-editable settings, declared once as data.
+
+Everything else is derived from SETTINGS: environment variables, parsing and validation, the
+README check in the tests and (later) the settings form. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ENV_PREFIX = "SYNOCHATGPT_"
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant answering in Synology Chat. Be concise. "
+    "Answer in the language the user writes in."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # str, text, int, float, bool, url, choice, path
+    default: Any
+    help: str
+    group: str
+    secret: bool = False
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # further environment variable names, weaker than `env`
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Model
+    Setting(
+        "openai_base_url",
+        "url",
+        "https://api.openai.com/v1",
+        group="model",
+        required=True,
+        aliases=("OPENAI_BASE_URL",),
+        help="Address of the OpenAI-compatible server, for example http://192.168.1.10:11434/v1 "
+        "for Ollama or https://api.deepseek.com for DeepSeek.",
+    ),
+    Setting(
+        "openai_api_key",
+        "str",
+        "",
+        group="model",
+        secret=True,
+        aliases=("OPENAI_API_KEY",),
+        help="API key of the model server. Local servers (Ollama, LM Studio, llama.cpp) need none.",
+    ),
+    Setting(
+        "model",
+        "str",
+        "gpt-5-mini",
+        group="model",
+        required=True,
+        help="Model name as the server knows it, for example qwen2.5:7b or deepseek-chat. "
+        "'echo' is a built-in model that repeats the question, for testing the Chat wiring.",
+    ),
+    Setting(
+        "temperature",
+        "float",
+        None,
+        group="model",
+        minimum=0.0,
+        maximum=2.0,
+        help="Sampling temperature from 0 to 2: lower is more focused, higher more varied. Empty "
+        "uses the server's default; OpenAI's reasoning models accept no other.",
+    ),
+    Setting(
+        "system_prompt",
+        "text",
+        DEFAULT_SYSTEM_PROMPT,
+        group="model",
+        help="Instructions sent before every conversation.",
+    ),
+    Setting(
+        "context_tokens",
+        "int",
+        8000,
+        group="model",
+        minimum=256,
+        maximum=2_000_000,
+        help="Token budget for the system prompt, the history and the question. The oldest "
+        "exchanges are dropped to fit; keep it below the model's context window.",
+    ),
+    Setting(
+        "request_timeout",
+        "float",
+        300.0,
+        group="model",
+        minimum=5.0,
+        maximum=3600.0,
+        help="Seconds to wait for the model to start or continue its answer. Local models on "
+        "a NAS CPU can be slow: the default allows five minutes of silence.",
+    ),
+    Setting(
+        "max_retries",
+        "int",
+        2,
+        group="model",
+        minimum=0,
+        maximum=10,
+        help="How often a model call is retried after a rate limit, server error or timeout.",
+    ),
+    Setting(
+        "proxy",
+        "url",
+        "",
+        group="model",
+        help="HTTP(S) proxy for calls to the model server, for example http://192.168.1.2:3128.",
+    ),
+    Setting(
+        "strip_thinking",
+        "bool",
+        True,
+        group="model",
+        help="Remove <think>…</think> reasoning (DeepSeek-R1, Qwen3 and others) from replies.",
+    ),
+    # Synology Chat
+    Setting(
+        "bot_incoming_url",
+        "url",
+        "",
+        group="chat",
+        secret=True,
+        help="The bot's incoming URL exactly as Synology Chat shows it (Integration > Bots); it "
+        "contains method=chatbot and the bot's token.",
+    ),
+    Setting(
+        "bot_token",
+        "str",
+        "",
+        group="chat",
+        secret=True,
+        help="The bot's token. Taken from the incoming URL when left empty.",
+    ),
+    Setting(
+        "tls_verify",
+        "bool",
+        True,
+        group="chat",
+        help="Check the NAS's HTTPS certificate when sending to Synology Chat. Turn off only for "
+        "a NAS with a self-signed certificate on a trusted network; prefer ca_bundle.",
+    ),
+    Setting(
+        "ca_bundle",
+        "path",
+        "",
+        group="chat",
+        help="PEM file with the certificate authority that signed the NAS's certificate.",
+    ),
+    # Behaviour
+    Setting(
+        "language",
+        "choice",
+        "auto",
+        group="behaviour",
+        choices=("auto", "en", "zh"),
+        help="Language of the bot's own messages: auto follows each user's writing.",
+    ),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """One or more values are invalid; each message names the setting and where it came from."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def parse(setting: Setting, raw: Any) -> Any:
+    """Turn a raw value (a string from a form or the environment, or a stored value) into the
+    setting's type. Raises ValueError with a sentence a user can act on."""
+    if setting.kind in ("str", "text", "path", "url", "choice"):
+        value = "" if raw is None else str(raw)
+        value = value if setting.kind == "text" else value.strip()
+        if not value:
+            if setting.required:
+                raise ValueError("is required")
+            return ""
+        if setting.kind == "url":
+            _check_url(setting, value)
+        if setting.kind == "choice" and value not in setting.choices:
+            raise ValueError("must be one of " + ", ".join(setting.choices))
+        return value
+    if setting.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError("must be true or false")
+    if setting.kind in ("int", "float"):
+        if setting.default is None and (raw is None or str(raw).strip() == ""):
+            return None  # an optional number: left to the server
+        return _parse_number(setting, raw)
+    raise AssertionError(f"unknown kind {setting.kind}")
+
+
+def _parse_number(setting: Setting, raw: Any) -> int | float:
+    if isinstance(raw, bool):
+        raise ValueError("must be a number")
+    try:
+        number: int | float = int(str(raw).strip()) if setting.kind == "int" else float(str(raw).strip())
+    except ValueError:
+        raise ValueError("must be a whole number" if setting.kind == "int" else "must be a number") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    low, high = setting.minimum, setting.maximum
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValueError(f"must be between {_fmt(low)} and {_fmt(high)}")
+    return number
+
+
+def _fmt(number: float | None) -> str:
+    return "" if number is None else (f"{number:g}" if isinstance(number, float) else str(number))
+
+
+def _check_url(setting: Setting, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// address")
+    if setting.name == "bot_incoming_url":
+        query = parse_qs(parts.query)
+        method = query.get("method", [""])[0]
+        if method == "incoming":
+            raise ValueError(
+                "is a channel's incoming-webhook URL (method=incoming); paste the bot's "
+                "incoming URL, which contains method=chatbot"
+            )
+        if method != "chatbot" or not query.get("token", [""])[0].strip('"'):
+            raise ValueError(
+                "must be the bot's incoming URL as Chat shows it, with method=chatbot and token=…"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Values:
+    """The effective settings: defaults < stored < environment. `fixed` names the settings the
+    environment decides (read-only elsewhere)."""
+
+    values: Mapping[str, Any]
+    fixed: frozenset[str] = frozenset()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def secrets(self) -> list[str]:
+        return [str(self.values[s.name]) for s in SETTINGS if s.secret and self.values.get(s.name)]
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the environment fixes, parsed. Raises SettingsError naming each variable."""
+    found: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        for var in (setting.env, *setting.aliases):
+            if var in environ:
+                try:
+                    found[setting.name] = parse(setting, environ[var])
+                except ValueError as exc:
+                    problems.append(f"{var} {exc}")
+                break
+    if problems:
+        raise SettingsError(problems)
+    return found
+
+
+def resolve(stored: Mapping[str, Any], fixed_by_env: Mapping[str, Any]) -> Values:
+    """Combine stored values with the environment. A stored value that no longer parses (an
+    older version's format) falls back to the default rather than stopping the bot."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.name in fixed_by_env:
+            values[setting.name] = fixed_by_env[setting.name]
+            continue
+        try:
+            values[setting.name] = (
+                parse(setting, stored[setting.name]) if setting.name in stored else setting.default
+            )
+        except ValueError:
+            values[setting.name] = setting.default
+    return Values(values, frozenset(fixed_by_env))
+
+
+def validate(changes: Mapping[str, Any], fixed: Iterable[str] = ()) -> dict[str, Any]:
+    """Validate a set of edits (from a form or the command line); SettingsError lists each
+    problem as '<name> <what is wrong>'."""
+    fixed = set(fixed)
+    clean: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, raw in changes.items():
+        setting = BY_NAME.get(name)
+        if setting is None:
+            problems.append(f"{name} is not a setting (known: {', '.join(BY_NAME)})")
+        elif name in fixed:
+            problems.append(f"{name} is fixed by the environment variable {setting.env}")
+        else:
+            try:
+                clean[name] = parse(setting, raw)
+            except ValueError as exc:
+                problems.append(f"{name} {exc}")
+    if problems:
+        raise SettingsError(problems)
+    return clean
+
+
+def masked(setting: Setting, value: Any) -> str:
+    """How a value may be shown: secrets only as set/unset and their last four characters."""
+    if not setting.secret:
+        return str(value)
+    text = str(value or "")
+    if not text:
+        return "(not set)"
+    return f"(set, ends in …{text[-4:]})" if len(text) >= 12 else "(set)"

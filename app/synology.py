@@ -1,0 +1,430 @@
+"""Synology Chat's wire format: what Chat POSTs to us, and posting replies back through the
+SYNO.Chat.External API. Facts and sources: shared/reference/synology-chat.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import urllib3
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 2000  # Chat answers 410 "msg too long" above about 2000 characters
+MIN_INTERVAL = 0.5  # Chat answers 411 "too fast" to posts closer together than this
+SEND_TIMEOUT = 30.0  # DSM 7 was seen taking over 10 s to answer a post it did deliver
+
+
+class BadRequest(ValueError):
+    """The request is not a Chat message we can use; the text says what is wrong."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclasses.dataclass(frozen=True)
+class Inbound:
+    token: str
+    user_id: int
+    username: str
+    text: str
+    post_id: str = ""
+    thread_id: str = ""
+    timestamp: str = ""
+    file_name: str = ""
+    channel_id: str = ""
+    channel_name: str = ""
+
+
+def parse_inbound(body: bytes, content_type: str) -> Inbound:
+    """Chat sends application/x-www-form-urlencoded. JSON bodies and a button click's
+    `payload=<json>` are accepted too, since some set-ups are reported to send those."""
+    fields = _fields(body, content_type)
+    token = _text(fields.get("token")).strip().strip('"')
+    if not token:
+        raise BadRequest("token is missing", status=401)
+    raw_user = _text(fields.get("user_id")).strip()
+    if not raw_user:
+        raise BadRequest("user_id is missing")
+    if not raw_user.isdigit() or len(raw_user) > 18:
+        raise BadRequest("user_id must be a number")
+    return Inbound(
+        token=token,
+        user_id=int(raw_user),
+        username=_text(fields.get("username"))[:200],
+        text=_text(fields.get("text")),
+        post_id=_text(fields.get("post_id"))[:40],
+        thread_id=_text(fields.get("thread_id"))[:40],
+        timestamp=_text(fields.get("timestamp"))[:40],
+        file_name=_text(fields.get("file_name"))[:400],
+        channel_id=_text(fields.get("channel_id"))[:40],
+        channel_name=_text(fields.get("channel_name"))[:200],
+    )
+
+
+def _fields(body: bytes, content_type: str) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8") from None
+    kind = content_type.split(";", maxsplit=1)[0].strip().lower()
+    if kind == "application/json" or (not kind and text.lstrip().startswith("{")):
+        return _json_object(text)
+    if kind not in ("", "application/x-www-form-urlencoded"):
+        raise BadRequest(f"unsupported content type {kind!r}; Chat sends a form", status=415)
+    try:
+        form = parse_qs(
+            text, keep_blank_values=True, strict_parsing=False, errors="strict", max_num_fields=100
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the form body is malformed") from None
+    fields: dict[str, Any] = {k: v[0] for k, v in form.items()}
+    if "payload" in fields and "token" not in fields:  # a button click: the fields sit in JSON
+        click = _json_object(fields["payload"])
+        user = click.get("user")
+        user = user if isinstance(user, dict) else {}
+        actions = click.get("actions")
+        first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+        fields = {
+            "token": click.get("token"),
+            "user_id": user.get("user_id"),
+            "username": user.get("username"),
+            "post_id": click.get("post_id"),
+            "text": first.get("value", ""),
+        }
+    return fields
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise BadRequest("the JSON body is malformed") from None
+    if not isinstance(value, dict):
+        raise BadRequest("the JSON body must be an object")
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool | dict | list):
+        raise BadRequest("a field has the wrong type")
+    return str(value)
+
+
+def token_from_url(url: str) -> str:
+    """The token inside an incoming URL, without the %22 quotes Chat puts around it."""
+    values = parse_qs(urlsplit(url).query).get("token", [""])
+    return values[0].strip().strip('"')
+
+
+def expected_token(bot_token: str, incoming_url: str) -> str:
+    return bot_token.strip() or (token_from_url(incoming_url) if incoming_url else "")
+
+
+def token_matches(expected: str, given: str) -> bool:
+    """Constant time, and never true for an unconfigured (empty) token."""
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+# -- splitting long replies ------------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
+
+
+def size(text: str) -> int:
+    """Length in UTF-16 code units: never less than the character count, so it stays under the
+    limit whichever way Chat counts (emoji take two units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_message(text: str, limit: int = MAX_CHARS) -> list[str]:
+    """Split text into posts of at most `limit`, at paragraph or line boundaries. A code block
+    that has to be cut is closed at the end of one post and re-opened, with its language, at the
+    start of the next."""
+    text = text.strip("\n")
+    if size(text) <= limit:
+        return [text] if text.strip() else []
+    chunks: list[str] = []
+    lines: list[tuple[str, str | None]] = []  # (line, fence open after it)
+    fence: str | None = None
+    for line in _hard_wrap(text.split("\n"), limit - 8):
+        after = _fence_after(line, fence)
+        while True:
+            candidate = [*lines, (line, after)]
+            if _rendered_size(candidate) <= limit or _only_header(lines):
+                lines = candidate
+                break
+            cut = _best_cut(lines, limit)
+            head, tail = lines[:cut], lines[cut:]
+            chunks.append(_render(head))
+            open_fence = head[-1][1]
+            lines = ([(open_fence, open_fence)] if open_fence else []) + tail
+        fence = after
+    if lines:
+        chunks.append(_render(lines))
+    return [c for c in chunks if c.strip()]
+
+
+def _fence_after(line: str, fence: str | None) -> str | None:
+    """The code fence open after `line`: its opening line (with the language), or None."""
+    match = _FENCE.match(line)
+    if not match:
+        return fence
+    if fence is None:
+        return line.strip()
+    stripped = line.strip()
+    marker = _marker(fence)
+    closes = set(stripped) == {marker[0]} and len(stripped) >= len(marker)
+    return None if closes else fence
+
+
+def _marker(fence: str) -> str:
+    match = _FENCE.match(fence)
+    return match.group(1) if match else "```"
+
+
+def _rendered_size(lines: Sequence[tuple[str, str | None]]) -> int:
+    body = sum(size(line) for line, _ in lines) + max(len(lines) - 1, 0)
+    fence = lines[-1][1] if lines else None
+    return body + (1 + len(_marker(fence)) if fence else 0)  # a newline and the closing marker
+
+
+def _render(lines: Sequence[tuple[str, str | None]]) -> str:
+    text = "\n".join(line for line, _ in lines).strip("\n")
+    fence = lines[-1][1] if lines else None
+    return text + "\n" + _marker(fence) if fence else text
+
+
+def _only_header(lines: Sequence[tuple[str, str | None]]) -> bool:
+    """True when nothing could be cut off: empty, or only a re-opened fence line."""
+    return not lines or (len(lines) == 1 and lines[0][1] is not None and lines[0][0] == lines[0][1])
+
+
+def _best_cut(lines: Sequence[tuple[str, str | None]], limit: int) -> int:
+    """Where to end the current post: after the last blank line outside a code block in its
+    second half, else after the last line that fits."""
+    fits = 0
+    for i in range(1, len(lines) + 1):
+        if _rendered_size(lines[:i]) > limit:
+            break
+        fits = i
+    fits = max(fits, 1)
+    floor = limit // 2
+    for i in range(fits, 0, -1):
+        line, open_after = lines[i - 1]
+        if not line.strip() and open_after is None and _rendered_size(lines[:i]) >= floor:
+            return i
+        if i < fits and _FENCE.match(line) and open_after is None and _rendered_size(lines[:i]) >= floor:
+            return i  # right after a closed code block is a good place too
+    return fits
+
+
+def _hard_wrap(lines: list[str], width: int) -> list[str]:
+    """Cut lines longer than `width` at a space when there is one in the second half."""
+    out: list[str] = []
+    for line in lines:
+        rest = line
+        while size(rest) > width:
+            piece = _prefix(rest, width)
+            space = piece.rfind(" ")
+            if space > len(piece) // 2:
+                piece = piece[: space + 1]
+            out.append(piece.rstrip(" ") or piece)
+            rest = rest[len(piece) :]
+        out.append(rest)
+    return out
+
+
+def _prefix(text: str, units: int) -> str:
+    count = 0
+    for index, char in enumerate(text):
+        count += 2 if ord(char) > 0xFFFF else 1
+        if count > units:
+            return text[:index]
+    return text
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+class ChatError(RuntimeError):
+    """A post to Chat failed. `kind`: token, payload, too_long, too_fast, tls, timeout,
+    unreachable, http, api. The message never contains the URL (it holds the token)."""
+
+    def __init__(self, kind: str, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+
+
+ERROR_KINDS = {
+    404: "token",
+    407: "payload",
+    120: "payload",
+    101: "payload",
+    410: "too_long",
+    411: "too_fast",
+    800: "payload",
+    102: "api",
+    103: "api",
+    104: "api",
+}
+
+
+class ChatClient:
+    """Posts to Chat's incoming URLs: form-encoded payloads, posts paced per bot, 411 retried
+    with backoff, a 410 re-split smaller. One instance serves every thread."""
+
+    def __init__(
+        self,
+        *,
+        min_interval: float = MIN_INTERVAL,
+        timeout: float = SEND_TIMEOUT,
+        attempts: int = 6,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._min_interval = min_interval
+        self._timeout = timeout
+        self._attempts = attempts
+        self._backoff = backoff
+        self._sleep = sleep
+        self._clock = clock
+        self._guard = threading.Lock()
+        self._pace_locks: dict[str, threading.Lock] = {}
+        self._last_post: dict[str, float] = {}
+        self._local = threading.local()  # requests.Session is not documented as thread-safe
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def send_dm(
+        self,
+        url: str,
+        user_id: int,
+        text: str,
+        *,
+        verify: bool | str = True,
+        start: int = 0,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> int:
+        """Post `text` to one user in as many posts as it needs, from chunk `start` on; calls
+        on_sent(n) after the n-th chunk went out, so a restart can resume. Returns the count."""
+        chunks = split_message(text)
+        for index in range(start, len(chunks)):
+            self._post_fitting(url, {"text": chunks[index], "user_ids": [user_id]}, verify)
+            if on_sent:
+                on_sent(index + 1)
+        return len(chunks)
+
+    def _post_fitting(self, url: str, payload: dict[str, Any], verify: bool | str) -> None:
+        try:
+            self.post(url, payload, verify=verify)
+        except ChatError as exc:
+            if exc.kind != "too_long" or size(payload["text"]) < 200:
+                raise
+            # Chat's limit is not documented exactly (it may count bytes): halve and try again.
+            for part in split_message(payload["text"], size(payload["text"]) // 2):
+                self._post_fitting(url, {**payload, "text": part}, verify)
+
+    def post(self, url: str, payload: dict[str, Any], *, verify: bool | str = True) -> dict[str, Any]:
+        """One API call, paced and retried where that is safe. Returns Chat's JSON answer."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return self._post_once(url, payload, verify)
+            except ChatError as exc:
+                retry = exc.kind == "too_fast" or (exc.kind == "unreachable" and attempt < 3)
+                if not retry or attempt == self._attempts:
+                    raise
+                delay = self._backoff * attempt
+                log.info("Chat answered %s; retrying in %.1f s (attempt %d)", exc.kind, delay, attempt)
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _post_once(self, url: str, payload: dict[str, Any], verify: bool | str) -> dict[str, Any]:
+        body = {"payload": json.dumps(payload, ensure_ascii=False)}  # requests form-encodes it
+        with self._paced(url):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                    response = self._session().post(url, data=body, timeout=self._timeout, verify=verify)
+            except requests.exceptions.SSLError:
+                raise ChatError(
+                    "tls",
+                    "the NAS's HTTPS certificate could not be verified: set "
+                    "ca_bundle to its CA, or turn off tls_verify on a trusted LAN",
+                ) from None
+            except requests.exceptions.ConnectTimeout:
+                raise ChatError("unreachable", "timed out connecting to the NAS") from None
+            except requests.exceptions.Timeout:
+                # It may have been delivered (DSM 7 can be slow to answer): do not post it again.
+                raise ChatError("timeout", f"the NAS did not answer within {self._timeout:g} s") from None
+            except requests.exceptions.ConnectionError:
+                raise ChatError("unreachable", "could not connect to the NAS") from None
+            except OSError as exc:  # e.g. an unreadable ca_bundle file
+                raise ChatError(
+                    "tls", f"cannot use the TLS settings ({exc.strerror or type(exc).__name__})"
+                ) from None
+        return _check_answer(response)
+
+    @contextmanager
+    def _paced(self, url: str) -> Iterator[None]:
+        """Posts of one bot (one token) stay at least min_interval apart, across all threads:
+        Chat answers 411 otherwise. The gap is counted from the end of the previous post."""
+        key = token_from_url(url) or url
+        with self._guard:
+            lock = self._pace_locks.setdefault(key, threading.Lock())
+        with lock:
+            wait = self._last_post.get(key, -1e9) + self._min_interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                yield
+            finally:
+                self._last_post[key] = self._clock()
+
+
+def _check_answer(response: requests.Response) -> dict[str, Any]:
+    if response.status_code >= 500 or response.status_code in (502, 503, 504):
+        raise ChatError("unreachable", f"the NAS answered HTTP {response.status_code}")
+    try:
+        answer = response.json()
+    except ValueError:
+        raise ChatError(
+            "http", f"the NAS answered HTTP {response.status_code} without JSON; is the incoming URL right?"
+        ) from None
+    if not isinstance(answer, dict):
+        raise ChatError("http", "the NAS answered with unexpected JSON")
+    if answer.get("success") is True:
+        return answer
+    error = answer.get("error")
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    detail = error.get("errors")
+    kind = ERROR_KINDS.get(code, "api") if code is not None else "api"
+    hint = {
+        "token": "the bot token in the incoming URL is wrong or the bot was deleted",
+        "too_long": "the message is too long",
+        "too_fast": "posting too fast",
+        "payload": "Chat could not read the message",
+    }.get(kind, "Chat refused the message")
+    text = f"{hint} (Chat error {code}" + (f": {str(detail)[:100]}" if detail else "") + ")"
+    raise ChatError(kind, text, code)
