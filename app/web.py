@@ -96,7 +96,10 @@ def _read_body() -> bytes:
     else:
         length = MAX_BODY + 1  # chunked: read up to the limit and see
     stream = bottle.request.environ["wsgi.input"]
-    body: bytes = stream.read(min(length, MAX_BODY + 1))
+    try:
+        body: bytes = stream.read(min(length, MAX_BODY + 1))
+    except OSError:  # cheroot enforces max_request_body_size on chunked bodies this way
+        raise synology.BadRequest("the body is larger than 1 MB", status=413) from None
     if len(body) > MAX_BODY:
         raise synology.BadRequest("the body is larger than 1 MB", status=413)
     return body

@@ -1,0 +1,114 @@
+"""Fixtures: the two fake outside servers, and the real app wired by the same build() that
+`python -m app` uses, served by cheroot on a real loopback port."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app import config
+from app.__main__ import Runtime, build
+from app.llm import ModelFactory, OpenAIModel
+from app.synology import ChatClient
+from tests.fake_chat import FakeChat
+from tests.fake_openai import FakeOpenAI
+
+API_KEY = "sk-test-key-0123456789abcdef"
+BOT_TOKEN = "Tk" * 32  # 64 characters, like Chat's tokens
+
+
+@pytest.fixture
+def fake_model() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(api_key=API_KEY).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_chat() -> Iterator[FakeChat]:
+    server = FakeChat(BOT_TOKEN).start()
+    yield server
+    server.stop()
+
+
+@dataclasses.dataclass
+class Bot:
+    """A running SynoChatGPT and helpers to talk to it as Synology Chat does."""
+
+    runtime: Runtime
+    data_dir: Path
+    make: Callable[[], Runtime]
+    post_ids: Iterator[int] = dataclasses.field(default_factory=lambda: iter(range(25769803788, 10**12)))
+
+    @property
+    def url(self) -> str:
+        host, port = self.runtime.address
+        return f"http://{host}:{port}"
+
+    def post(self, data: Any = None, **kwargs: Any) -> requests.Response:
+        return requests.post(self.url + "/webhook", data=data, timeout=10, **kwargs)
+
+    def say(self, text: str, user_id: int = 4, username: str = "alice", token: str = BOT_TOKEN,
+            post_id: int | None = None) -> requests.Response:
+        """A direct message exactly as Chat's bot integration POSTs it (a form)."""
+        fields = {"token": token, "user_id": str(user_id), "username": username,
+                  "post_id": str(post_id if post_id is not None else next(self.post_ids)),
+                  "thread_id": "0", "timestamp": str(int(time.time() * 1000)), "text": text}
+        return self.post(fields)
+
+    def set(self, **values: Any) -> None:
+        self.runtime.store.save_settings(values)
+
+    def idle(self, timeout: float = 15.0) -> None:
+        assert self.runtime.dispatcher.wait_idle(timeout), "the bot did not finish its work in time"
+
+    def restart(self) -> None:
+        self.runtime.stop()
+        self.runtime = self.make()
+        self.runtime.start()
+
+
+def fast_client() -> ChatClient:
+    """The real client with Chat's real 0.5 s pacing, and short retry backoffs for speed."""
+    return ChatClient(backoff=0.1, timeout=3.0)
+
+
+def fast_models() -> ModelFactory:
+    return ModelFactory(lambda cfg: OpenAIModel(cfg, backoff=0.05))
+
+
+@pytest.fixture
+def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Iterator[Callable[..., Bot]]:
+    bots: list[Bot] = []
+
+    def make(environ: dict[str, str] | None = None, workers: int = 4, **settings: Any) -> Bot:
+        data_dir = tmp_path / f"data{len(bots)}"
+        cfg = config.Config(host="127.0.0.1", port=0, data_dir=data_dir, workers=workers)
+
+        def runtime() -> Runtime:
+            return build(cfg, environ or {}, sender=fast_client(), model_factory=fast_models())
+
+        first = runtime()
+        first.store.save_settings({
+            "openai_base_url": fake_model.url, "openai_api_key": API_KEY, "model": "fake-model",
+            "bot_incoming_url": fake_chat.url(), "request_timeout": 5, "max_retries": 2, **settings,
+        })
+        first.start()
+        bot = Bot(first, data_dir, runtime)
+        bots.append(bot)
+        return bot
+
+    yield make
+    for bot in bots:
+        bot.runtime.stop()
+
+
+@pytest.fixture
+def bot(make_bot: Callable[..., Bot]) -> Bot:
+    return make_bot()
