@@ -30,9 +30,12 @@ def fake_model() -> Iterator[FakeOpenAI]:
     server.stop()
 
 
+TEST_PACING = 0.1  # logic tests pace faster than Chat's 0.5 s; test_delivery checks the real one
+
+
 @pytest.fixture
 def fake_chat() -> Iterator[FakeChat]:
-    server = FakeChat(BOT_TOKEN).start()
+    server = FakeChat(BOT_TOKEN, min_interval=TEST_PACING).start()
     yield server
     server.stop()
 
@@ -74,9 +77,9 @@ class Bot:
         self.runtime.start()
 
 
-def fast_client() -> ChatClient:
-    """The real client with Chat's real 0.5 s pacing, and short retry backoffs for speed."""
-    return ChatClient(backoff=0.1, timeout=3.0)
+def fast_client(min_interval: float = TEST_PACING) -> ChatClient:
+    """The real client, with short pacing and retry backoffs for speed."""
+    return ChatClient(min_interval=min_interval, backoff=0.1, timeout=3.0)
 
 
 def fast_models() -> ModelFactory:
@@ -87,12 +90,13 @@ def fast_models() -> ModelFactory:
 def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Iterator[Callable[..., Bot]]:
     bots: list[Bot] = []
 
-    def make(environ: dict[str, str] | None = None, workers: int = 4, **settings: Any) -> Bot:
+    def make(environ: dict[str, str] | None = None, workers: int = 4, pacing: float = TEST_PACING,
+             **settings: Any) -> Bot:
         data_dir = tmp_path / f"data{len(bots)}"
         cfg = config.Config(host="127.0.0.1", port=0, data_dir=data_dir, workers=workers)
 
         def runtime() -> Runtime:
-            return build(cfg, environ or {}, sender=fast_client(), model_factory=fast_models())
+            return build(cfg, environ or {}, sender=fast_client(pacing), model_factory=fast_models())
 
         first = runtime()
         first.store.save_settings({

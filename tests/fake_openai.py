@@ -90,7 +90,7 @@ class FakeOpenAI:
                 return False
 
             def do_GET(self) -> None:
-                fake.requests.append({"path": self.path, "json": None, "headers": dict(self.headers)})
+                fake.requests.append({"path": self.path, "json": None, "headers": {k.lower(): v for k, v in self.headers.items()}})
                 if not self._authorised():
                     return
                 if self.path.rstrip("/").endswith("/v1/models"):
@@ -107,7 +107,7 @@ class FakeOpenAI:
                 except ValueError:
                     self._send(400, openai_error("We could not parse the JSON body of your request."))
                     return
-                fake.requests.append({"path": self.path, "json": body, "headers": dict(self.headers)})
+                fake.requests.append({"path": self.path, "json": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
                 with fake._lock:
                     fake.active += 1
                     fake.max_active = max(fake.max_active, fake.active)
