@@ -66,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
         "gpt-5-mini",
         group="model",
         required=True,
-        help="Model name as the server knows it, for example qwen2.5:7b or deepseek-chat. "
+        help="Model name as the server knows it, for example qwen2.5:7b or deepseek-v4-flash. "
         "'echo' is a built-in model that repeats the question, for testing the Chat wiring.",
     ),
     Setting(

@@ -113,12 +113,11 @@ class Store:
         """TinyDB is not thread-safe: hold the file's lock for the whole call. Instances are
         short-lived, so no query cache outlives a write by another thread."""
         with self._lock(path):
+            db = TinyDB(path, storage=AtomicJSONStorage)
             try:
-                db = TinyDB(path, storage=AtomicJSONStorage)
+                yield db  # TinyDB reads lazily: a broken file shows up at the first query
             except json.JSONDecodeError as exc:
                 raise StoreError(f"{path.name} is not valid JSON ({exc})") from exc
-            try:
-                yield db
             finally:
                 db.close()
 

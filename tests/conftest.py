@@ -57,12 +57,24 @@ class Bot:
     def post(self, data: Any = None, **kwargs: Any) -> requests.Response:
         return requests.post(self.url + "/webhook", data=data, timeout=10, **kwargs)
 
-    def say(self, text: str, user_id: int = 4, username: str = "alice", token: str = BOT_TOKEN,
-            post_id: int | None = None) -> requests.Response:
+    def say(
+        self,
+        text: str,
+        user_id: int = 4,
+        username: str = "alice",
+        token: str = BOT_TOKEN,
+        post_id: int | None = None,
+    ) -> requests.Response:
         """A direct message exactly as Chat's bot integration POSTs it (a form)."""
-        fields = {"token": token, "user_id": str(user_id), "username": username,
-                  "post_id": str(post_id if post_id is not None else next(self.post_ids)),
-                  "thread_id": "0", "timestamp": str(int(time.time() * 1000)), "text": text}
+        fields = {
+            "token": token,
+            "user_id": str(user_id),
+            "username": username,
+            "post_id": str(post_id if post_id is not None else next(self.post_ids)),
+            "thread_id": "0",
+            "timestamp": str(int(time.time() * 1000)),
+            "text": text,
+        }
         return self.post(fields)
 
     def set(self, **values: Any) -> None:
@@ -90,8 +102,9 @@ def fast_models() -> ModelFactory:
 def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Iterator[Callable[..., Bot]]:
     bots: list[Bot] = []
 
-    def make(environ: dict[str, str] | None = None, workers: int = 4, pacing: float = TEST_PACING,
-             **settings: Any) -> Bot:
+    def make(
+        environ: dict[str, str] | None = None, workers: int = 4, pacing: float = TEST_PACING, **settings: Any
+    ) -> Bot:
         data_dir = tmp_path / f"data{len(bots)}"
         cfg = config.Config(host="127.0.0.1", port=0, data_dir=data_dir, workers=workers)
 
@@ -99,10 +112,17 @@ def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Ite
             return build(cfg, environ or {}, sender=fast_client(pacing), model_factory=fast_models())
 
         first = runtime()
-        first.store.save_settings({
-            "openai_base_url": fake_model.url, "openai_api_key": API_KEY, "model": "fake-model",
-            "bot_incoming_url": fake_chat.url(), "request_timeout": 5, "max_retries": 2, **settings,
-        })
+        first.store.save_settings(
+            {
+                "openai_base_url": fake_model.url,
+                "openai_api_key": API_KEY,
+                "model": "fake-model",
+                "bot_incoming_url": fake_chat.url(),
+                "request_timeout": 5,
+                "max_retries": 2,
+                **settings,
+            }
+        )
         first.start()
         bot = Bot(first, data_dir, runtime)
         bots.append(bot)

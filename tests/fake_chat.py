@@ -33,16 +33,38 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, as a NAS has out of the box."""
     cert, key = folder / "nas.crt", folder / "nas.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
 
 class FakeChat:
-    def __init__(self, bot_token: str = "B" * 64, *, min_interval: float = 0.5,
-                 certificate: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self,
+        bot_token: str = "B" * 64,
+        *,
+        min_interval: float = 0.5,
+        certificate: tuple[Path, Path] | None = None,
+    ) -> None:
         self.bot_token = bot_token
         self.incoming_tokens: set[str] = set()
         self.min_interval = min_interval
@@ -59,7 +81,9 @@ class FakeChat:
             context.load_cert_chain(str(certificate[0]), str(certificate[1]))
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self.scheme = "https"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> FakeChat:
         self._thread.start()
@@ -73,8 +97,10 @@ class FakeChat:
         """The URL as Chat shows it: the token wrapped in %22 quotes."""
         token = self.bot_token if token is None else token
         port = self._server.server_address[1]
-        return (f"{self.scheme}://127.0.0.1:{port}/webapi/entry.cgi?api=SYNO.Chat.External"
-                f"&method={method}&version=2&token=%22{token}%22")
+        return (
+            f"{self.scheme}://127.0.0.1:{port}/webapi/entry.cgi?api=SYNO.Chat.External"
+            f"&method={method}&version=2&token=%22{token}%22"
+        )
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Post]:
         deadline = time.monotonic() + timeout
@@ -95,7 +121,7 @@ class FakeChat:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _answer(self, body: dict[str, Any], status: int = 200) -> None:
@@ -165,8 +191,11 @@ class FakeChat:
                     self._error(410, "msg too long")
                     return
                 user_ids = payload.get("user_ids") or []
-                if method == "chatbot" and (not isinstance(user_ids, list) or not user_ids
-                                            or not all(isinstance(u, int) for u in user_ids)):
+                if method == "chatbot" and (
+                    not isinstance(user_ids, list)
+                    or not user_ids
+                    or not all(isinstance(u, int) for u in user_ids)
+                ):
                     self._error(800, "no target")
                     return
                 now = time.monotonic()
@@ -181,8 +210,17 @@ class FakeChat:
                     self._error(411, "create post too fast")
                     return
                 if method == "chatbot":
-                    self._answer({"success": True, "data": {"fail": [], "succ": {
-                        "user_id_post_map": {str(u): 1000 + len(fake.posts) for u in user_ids}}}})
+                    self._answer(
+                        {
+                            "success": True,
+                            "data": {
+                                "fail": [],
+                                "succ": {
+                                    "user_id_post_map": {str(u): 1000 + len(fake.posts) for u in user_ids}
+                                },
+                            },
+                        }
+                    )
                 else:
                     self._answer({"success": True})
 

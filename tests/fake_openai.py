@@ -13,7 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def openai_error(message: str, kind: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
+def openai_error(
+    message: str, kind: str = "invalid_request_error", code: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
@@ -21,7 +23,9 @@ class FakeOpenAI:
     def __init__(self, api_key: str | None = "sk-test-key-0123456789abcdef") -> None:
         self.api_key = api_key
         self.models = ["fake-model", "fake-small"]
-        self.reply: Callable[[list[dict[str, str]]], str] = lambda messages: f"Answer to: {messages[-1]['content']}"
+        self.reply: Callable[[list[dict[str, str]]], str] = lambda messages: (
+            f"Answer to: {messages[-1]['content']}"
+        )
         self.delay = 0.0  # seconds before the answer starts
         self.context_limit: int | None = None  # prompt characters / 4 above this → 400 context error
         self.usage = True  # report token usage like OpenAI; Ollama-like servers may not
@@ -32,7 +36,9 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -46,11 +52,17 @@ class FakeOpenAI:
         self._server.shutdown()
         self._server.server_close()
 
-    def fail_next(self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-                  times: int = 1) -> None:
+    def fail_next(
+        self,
+        status: int,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
         for _ in range(times):
-            self.script.append({"status": status, "body": body or openai_error(f"error {status}"),
-                                "headers": headers or {}})
+            self.script.append(
+                {"status": status, "body": body or openai_error(f"error {status}"), "headers": headers or {}}
+            )
 
     def hang_next(self, seconds: float, times: int = 1) -> None:
         for _ in range(times):
@@ -65,7 +77,7 @@ class FakeOpenAI:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -85,17 +97,32 @@ class FakeOpenAI:
                 if given == f"Bearer {fake.api_key}":
                     return True
                 shown = given[-4:] if len(given) > 11 else "****"
-                self._send(401, openai_error(f"Incorrect API key provided: sk-...{shown}.",
-                                             code="invalid_api_key"))
+                self._send(
+                    401, openai_error(f"Incorrect API key provided: sk-...{shown}.", code="invalid_api_key")
+                )
                 return False
 
             def do_GET(self) -> None:
-                fake.requests.append({"path": self.path, "json": None, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                fake.requests.append(
+                    {
+                        "path": self.path,
+                        "json": None,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
+                )
                 if not self._authorised():
                     return
                 if self.path.rstrip("/").endswith("/v1/models"):
-                    self._send(200, {"object": "list", "data": [
-                        {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]})
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [
+                                {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                                for m in fake.models
+                            ],
+                        },
+                    )
                 else:
                     self._send(404, openai_error("not found"))
 
@@ -107,7 +134,13 @@ class FakeOpenAI:
                 except ValueError:
                     self._send(400, openai_error("We could not parse the JSON body of your request."))
                     return
-                fake.requests.append({"path": self.path, "json": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                fake.requests.append(
+                    {
+                        "path": self.path,
+                        "json": body,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
+                )
                 with fake._lock:
                     fake.active += 1
                     fake.max_active = max(fake.max_active, fake.active)
@@ -133,16 +166,27 @@ class FakeOpenAI:
                     self._send(forced["status"], forced["body"], forced["headers"])
                     return
                 if body.get("model") not in fake.models:
-                    self._send(404, openai_error(f"The model `{body.get('model')}` does not exist or you do not "
-                                                 "have access to it.", code="model_not_found"))
+                    self._send(
+                        404,
+                        openai_error(
+                            f"The model `{body.get('model')}` does not exist or you do not "
+                            "have access to it.",
+                            code="model_not_found",
+                        ),
+                    )
                     return
                 messages = body.get("messages") or []
                 prompt_chars = sum(len(m.get("content", "")) for m in messages)
                 if fake.context_limit is not None and prompt_chars / 4 > fake.context_limit:
-                    self._send(400, openai_error(
-                        f"This model's maximum context length is {fake.context_limit} tokens. However, your "
-                        f"messages resulted in {prompt_chars // 4} tokens. Please reduce the length of the messages.",
-                        code="context_length_exceeded"))
+                    self._send(
+                        400,
+                        openai_error(
+                            f"This model's maximum context length is {fake.context_limit} tokens. "
+                            f"However, your messages resulted in {prompt_chars // 4} tokens. "
+                            "Please reduce the length of the messages.",
+                            code="context_length_exceeded",
+                        ),
+                    )
                     return
                 if fake.delay:
                     time.sleep(fake.delay)
@@ -152,24 +196,45 @@ class FakeOpenAI:
                 if body.get("stream"):
                     self._stream(body, text, usage)
                 else:
-                    self._send(200, {
-                        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                        "model": body["model"],
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": text}}],
-                        **({"usage": usage} if fake.usage else {}),
-                    })
+                    self._send(
+                        200,
+                        {
+                            "id": "chatcmpl-fake",
+                            "object": "chat.completion",
+                            "created": int(time.time()),
+                            "model": body["model"],
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": text},
+                                }
+                            ],
+                            **({"usage": usage} if fake.usage else {}),
+                        },
+                    )
 
             def _stream(self, body: dict[str, Any], text: str, usage: dict[str, int]) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                        "model": body["model"]}
-                pieces = [text[i:i + 7] for i in range(0, len(text), 7)] or [""]
-                events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": p},
-                                                "finish_reason": None}]} for p in pieces]
+                base = {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": body["model"],
+                }
+                pieces = [text[i : i + 7] for i in range(0, len(text), 7)] or [""]
+                events = [
+                    {
+                        **base,
+                        "choices": [
+                            {"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}
+                        ],
+                    }
+                    for p in pieces
+                ]
                 events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                 include_usage = (body.get("stream_options") or {}).get("include_usage")
                 if include_usage and fake.usage:

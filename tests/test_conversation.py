@@ -23,7 +23,9 @@ def ask(bot: Bot, chat: FakeChat, text: str, user_id: int = 4) -> str:
     return "\n".join(p.text for p in posts)
 
 
-def test_history_is_sent_and_survives_a_restart(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_history_is_sent_and_survives_a_restart(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     ask(bot, fake_chat, "My name is Mei.")
     bot.restart()
     ask(bot, fake_chat, "What is my name?")
@@ -41,7 +43,8 @@ def test_users_have_separate_histories(bot: Bot, fake_model: FakeOpenAI, fake_ch
 
 
 def test_history_is_trimmed_to_the_budget_keeping_the_system_prompt(
-        make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     bot = make_bot(context_tokens=600, system_prompt="Be brief.")
     for i in range(6):
         ask(bot, fake_chat, f"question {i} " + "words " * 60)
@@ -54,7 +57,8 @@ def test_history_is_trimmed_to_the_budget_keeping_the_system_prompt(
 
 
 def test_context_too_long_on_the_server_retries_with_less_history(
-        bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     for i in range(4):
         ask(bot, fake_chat, f"q{i} " + "x" * 800)
     fake_model.context_limit = 700  # the server's window is smaller than context_tokens (8000)
@@ -64,12 +68,16 @@ def test_context_too_long_on_the_server_retries_with_less_history(
     assert sizes[0] > sizes[-1] and len(sizes) >= 2, sizes
 
 
-def test_a_message_too_long_even_alone_is_explained(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_a_message_too_long_even_alone_is_explained(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_model.context_limit = 50
     assert "too long for this model" in ask(bot, fake_chat, "y" * 1000)
 
 
-def test_one_users_messages_are_answered_in_order(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_one_users_messages_are_answered_in_order(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_model.delay = 0.3
     for i in range(4):
         assert bot.say(f"m{i}").status_code == 200
@@ -80,7 +88,9 @@ def test_one_users_messages_are_answered_in_order(bot: Bot, fake_model: FakeOpen
         assert len(request["messages"]) == 2 + 2 * index, "each question sees the answers before it"
 
 
-def test_different_users_are_served_in_parallel(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_different_users_are_served_in_parallel(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_model.delay = 1.0
     for user in range(4, 8):
         assert bot.say("hi", user_id=user).status_code == 200
@@ -88,7 +98,9 @@ def test_different_users_are_served_in_parallel(bot: Bot, fake_model: FakeOpenAI
     assert fake_model.max_active >= 3, "answers for different users overlap"
 
 
-def test_worker_pool_is_bounded(make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_worker_pool_is_bounded(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     bot = make_bot(workers=2)
     fake_model.delay = 0.4
     for user in range(10, 16):
@@ -97,22 +109,30 @@ def test_worker_pool_is_bounded(make_bot: Callable[..., Bot], fake_model: FakeOp
     assert fake_model.max_active == 2
 
 
-def test_rate_limit_and_server_errors_are_retried(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
-    fake_model.fail_next(429, openai_error("Rate limit reached", "requests", "rate_limit_exceeded"),
-                         headers={"Retry-After": "0.2"})
+def test_rate_limit_and_server_errors_are_retried(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
+    fake_model.fail_next(
+        429,
+        openai_error("Rate limit reached", "requests", "rate_limit_exceeded"),
+        headers={"Retry-After": "0.2"},
+    )
     fake_model.fail_next(500, openai_error("The server had an error"))
     assert ask(bot, fake_chat, "persist") == "Answer to: persist"
     assert len(fake_model.chat_requests()) == 3
 
 
-def test_a_timeout_is_retried(make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_a_timeout_is_retried(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     bot = make_bot(request_timeout=5)
     fake_model.hang_next(6.0)
     assert ask(bot, fake_chat, "slow start") == "Answer to: slow start"
 
 
 def test_thinking_is_stripped_by_default_and_kept_when_off(
-        make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_model.reply = lambda messages: "<think>\nLet me think about it.\n</think>\n\nThe answer is 42."
     bot = make_bot()
     assert ask(bot, fake_chat, "why?") == "The answer is 42."
@@ -126,7 +146,9 @@ def test_thinking_is_stripped_by_default_and_kept_when_off(
 # -- commands --------------------------------------------------------------------------------
 
 
-def test_new_and_its_words_start_a_new_conversation(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_new_and_its_words_start_a_new_conversation(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     for word in ("/new", "new", "refresh", "00", "restart", "刷新", "新话题"):
         ask(bot, fake_chat, "remember this")
         reply = ask(bot, fake_chat, word)
@@ -171,8 +193,9 @@ def test_chinese_users_get_chinese_help(bot: Bot, fake_chat: FakeChat) -> None:
     assert "帮助" in ask(bot, fake_chat, "/help")
 
 
-def test_help_is_answered_while_a_long_answer_is_running(bot: Bot, fake_model: FakeOpenAI,
-                                                         fake_chat: FakeChat) -> None:
+def test_help_is_answered_while_a_long_answer_is_running(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_model.delay = 3.0
     bot.say("a hard question")
     time.sleep(0.2)
@@ -204,25 +227,29 @@ def test_an_unreachable_server_is_explained(make_bot: Callable[..., Bot], fake_c
     assert "cannot reach the model server (2 tries)" in reply
 
 
-def test_rate_limit_that_persists_is_explained(make_bot: Callable[..., Bot], fake_model: FakeOpenAI,
-                                               fake_chat: FakeChat) -> None:
+def test_rate_limit_that_persists_is_explained(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     bot = make_bot(max_retries=1)
     fake_model.fail_next(429, openai_error("slow down", "requests"), headers={"Retry-After": "0"}, times=2)
     assert "rate limiting us" in ask(bot, fake_chat, "hello there")
-    fake_model.fail_next(429, openai_error("You exceeded your current quota", "insufficient_quota",
-                                           "insufficient_quota"))
+    fake_model.fail_next(
+        429, openai_error("You exceeded your current quota", "insufficient_quota", "insufficient_quota")
+    )
     assert "run out of credit" in ask(bot, fake_chat, "hello again")
 
 
-def test_a_timeout_that_persists_is_explained_in_chinese(make_bot: Callable[..., Bot], fake_model: FakeOpenAI,
-                                                         fake_chat: FakeChat) -> None:
+def test_a_timeout_that_persists_is_explained_in_chinese(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     bot = make_bot(request_timeout=5, max_retries=0)
     fake_model.hang_next(6.0)
     assert "5 秒内没有回答" in ask(bot, fake_chat, "你在吗")
 
 
-def test_server_errors_and_garbage_are_explained(make_bot: Callable[..., Bot], fake_model: FakeOpenAI,
-                                                 fake_chat: FakeChat) -> None:
+def test_server_errors_and_garbage_are_explained(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     bot = make_bot(max_retries=0)
     fake_model.fail_next(503, openai_error("overloaded"))
     assert "had an error (503)" in ask(bot, fake_chat, "hello there")
@@ -237,13 +264,17 @@ def test_without_a_model_setup_the_user_is_told(make_bot: Callable[..., Bot], fa
     assert "no model set up yet" in ask(bot, fake_chat, "hello there")
 
 
-def test_echo_model_needs_no_server(make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_echo_model_needs_no_server(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     bot = make_bot(model="echo", openai_base_url="https://api.openai.com/v1", openai_api_key="")
     assert ask(bot, fake_chat, "ping") == "Echo: ping"
     assert fake_model.requests == []
 
 
-def test_settings_changes_apply_to_the_next_message(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_settings_changes_apply_to_the_next_message(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     ask(bot, fake_chat, "one")
     bot.set(model="fake-small", temperature=0.1, system_prompt="Talk like a pirate.")
     ask(bot, fake_chat, "two")

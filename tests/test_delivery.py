@@ -3,6 +3,7 @@ pacing, Chat's error codes, TLS, and resuming after a restart."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -17,7 +18,7 @@ from tests.conftest import BOT_TOKEN, Bot
 from tests.fake_chat import FakeChat, make_certificate
 from tests.fake_openai import FakeOpenAI
 
-SPECIAL = 'Tom & Jerry + 100% "quoted" \'single\' <tag> a=b&c=d 😀 你好，世界 \\ / \n second line'
+SPECIAL = "Tom & Jerry + 100% \"quoted\" 'single' <tag> a=b&c=d 😀 你好，世界 \\ / \n second line"
 CODE = "\n".join(f"    result_{i} = transform(data[{i}])  # keep this line" for i in range(120))
 LONG_REPLY = "Intro.\n\n" + ("Some prose sentence. " * 60 + "\n\n") * 2 + f"```python\n{CODE}\n```\n\nDone."
 
@@ -37,8 +38,12 @@ def test_special_characters_arrive_intact(bot: Bot, fake_model: FakeOpenAI, fake
 def test_the_fake_chat_rejects_an_unencoded_payload_like_chat_does(fake_chat: FakeChat) -> None:
     """The control for the test above: the naive encoding other bots use breaks on '&'."""
     raw = "payload=" + json.dumps({"text": "Tom & Jerry", "user_ids": [4]})
-    reply = requests.post(fake_chat.url(), data=raw.encode(), timeout=5,
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    reply = requests.post(
+        fake_chat.url(),
+        data=raw.encode(),
+        timeout=5,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert reply.json()["error"]["code"] == 407
 
 
@@ -49,7 +54,8 @@ def test_reply_goes_to_the_sender_only(bot: Bot, fake_chat: FakeChat) -> None:
 
 
 def test_long_reply_is_split_in_order_with_code_fences_reopened(
-        make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_chat.min_interval = 0.5  # Chat's real pacing, on both sides
     bot = make_bot(pacing=0.5)
     fake_model.reply = lambda messages: LONG_REPLY
@@ -58,7 +64,7 @@ def test_long_reply_is_split_in_order_with_code_fences_reopened(
     assert len(posts) >= 4
     assert fake_chat.errors == [], "no 410 (too long) and no 411 (too fast)"
     assert all(size(p.text) <= 2000 for p in posts)
-    gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
     assert min(gaps) >= 0.5, gaps
     assert posts[0].text.startswith("Intro.") and posts[-1].text.endswith("Done.")
     code_posts = [p.text for p in posts if "result_" in p.text]
@@ -78,7 +84,9 @@ def test_too_fast_is_retried_with_backoff(bot: Bot, fake_chat: FakeChat) -> None
     assert fake_chat.texts() == ["Answer to: hello"]
 
 
-def test_msg_too_long_is_split_smaller_and_sent(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_msg_too_long_is_split_smaller_and_sent(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_model.reply = lambda messages: "word " * 350
     fake_chat.script.append({"code": 410})  # as if this NAS counted bytes and found it too long
     answer(bot, "hello")
@@ -94,7 +102,9 @@ def test_a_bad_gateway_from_the_nas_is_retried(bot: Bot, fake_chat: FakeChat) ->
     assert fake_chat.texts() == ["Answer to: hello"]
 
 
-def test_a_slow_nas_is_not_posted_to_twice(bot: Bot, fake_chat: FakeChat, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_slow_nas_is_not_posted_to_twice(
+    bot: Bot, fake_chat: FakeChat, caplog: pytest.LogCaptureFixture
+) -> None:
     fake_chat.script.append({"sleep": 3.5})  # longer than the client's 3 s timeout; Chat still posts it
     with caplog.at_level(logging.ERROR):
         answer(bot, "hello")
@@ -104,7 +114,8 @@ def test_a_slow_nas_is_not_posted_to_twice(bot: Bot, fake_chat: FakeChat, caplog
 
 
 def test_a_wrong_bot_token_in_the_incoming_url_is_logged_without_the_token(
-        make_bot: Callable[..., Bot], fake_chat: FakeChat, caplog: pytest.LogCaptureFixture) -> None:
+    make_bot: Callable[..., Bot], fake_chat: FakeChat, caplog: pytest.LogCaptureFixture
+) -> None:
     wrong = "W" * 64
     bot = make_bot(bot_incoming_url=fake_chat.url(token=wrong), bot_token=BOT_TOKEN)
     with caplog.at_level(logging.INFO):
@@ -131,8 +142,9 @@ def https_chat(tmp_path: Path) -> Iterator[tuple[FakeChat, Path]]:
     server.stop()
 
 
-def test_tls_is_verified_by_default(make_bot: Callable[..., Bot], https_chat: tuple[FakeChat, Path],
-                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_tls_is_verified_by_default(
+    make_bot: Callable[..., Bot], https_chat: tuple[FakeChat, Path], caplog: pytest.LogCaptureFixture
+) -> None:
     chat, _ = https_chat
     bot = make_bot(bot_incoming_url=chat.url())
     with caplog.at_level(logging.ERROR):
@@ -148,15 +160,18 @@ def test_tls_with_a_ca_bundle(make_bot: Callable[..., Bot], https_chat: tuple[Fa
     assert chat.texts() == ["Answer to: hello"]
 
 
-def test_tls_verification_can_be_turned_off(make_bot: Callable[..., Bot], https_chat: tuple[FakeChat, Path]) -> None:
+def test_tls_verification_can_be_turned_off(
+    make_bot: Callable[..., Bot], https_chat: tuple[FakeChat, Path]
+) -> None:
     chat, _ = https_chat
     bot = make_bot(bot_incoming_url=chat.url(), tls_verify=False)
     answer(bot, "hello")
     assert chat.texts() == ["Answer to: hello"]
 
 
-def test_a_missing_ca_bundle_file_is_explained(make_bot: Callable[..., Bot], https_chat: tuple[FakeChat, Path],
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_ca_bundle_file_is_explained(
+    make_bot: Callable[..., Bot], https_chat: tuple[FakeChat, Path], caplog: pytest.LogCaptureFixture
+) -> None:
     chat, _ = https_chat
     bot = make_bot(bot_incoming_url=chat.url(), ca_bundle="/nonexistent/ca.pem")
     with caplog.at_level(logging.ERROR):
@@ -165,14 +180,26 @@ def test_a_missing_ca_bundle_file_is_explained(make_bot: Callable[..., Bot], htt
 
 
 def test_a_restart_resumes_delivery_after_the_last_chunk_sent(
-        bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     chunks = [f"Part {i}. " + "text " * 300 for i in range(3)]
     bot.runtime.stop()
-    bot.runtime.store.add_job({
-        "id": "j1", "lane": "dm-4", "conversation": "dm-4", "user_id": 4, "username": "alice", "text": "q",
-        "kind": "message", "dedupe": "post:1", "received": time.time(), "reply": "\n\n".join(chunks), "sent": 1,
-        "lang": "en",
-    })
+    bot.runtime.store.add_job(
+        {
+            "id": "j1",
+            "lane": "dm-4",
+            "conversation": "dm-4",
+            "user_id": 4,
+            "username": "alice",
+            "text": "q",
+            "kind": "message",
+            "dedupe": "post:1",
+            "received": time.time(),
+            "reply": "\n\n".join(chunks),
+            "sent": 1,
+            "lang": "en",
+        }
+    )
     bot.runtime = bot.make()
     bot.runtime.start()
     bot.idle()

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
+from urllib.parse import quote
 
 import pytest
 
 from app import config, settings
 from app.chat import build_messages, command_of, estimate_tokens
 from app.llm import strip_thinking
-from app.synology import BadRequest, expected_token, parse_inbound, size, split_message, token_from_url, token_matches
+from app.synology import (
+    BadRequest,
+    expected_token,
+    parse_inbound,
+    size,
+    split_message,
+    token_from_url,
+    token_matches,
+)
 
 FENCE = re.compile(r"^(```|~~~)")
 
@@ -81,12 +91,14 @@ def test_size_counts_emoji_as_two_units() -> None:
 
 @pytest.mark.parametrize("seed", range(30))
 def test_split_random_markdown_keeps_every_line_and_limit(seed: int) -> None:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not cryptography
     blocks = []
     for _ in range(rng.randint(1, 25)):
         if rng.random() < 0.3:
             lang = rng.choice(["", "python", "bash", "js"])
-            body = "\n".join("x" * rng.randint(0, 120) + "中" * rng.randint(0, 40) for _ in range(rng.randint(1, 60)))
+            body = "\n".join(
+                "x" * rng.randint(0, 120) + "中" * rng.randint(0, 40) for _ in range(rng.randint(1, 60))
+            )
             blocks.append(f"```{lang}\n{body}\n```")
         else:
             blocks.append(" ".join("word" * rng.randint(1, 3) for _ in range(rng.randint(1, 200))))
@@ -102,30 +114,40 @@ def test_split_random_markdown_keeps_every_line_and_limit(seed: int) -> None:
 
 
 def test_parse_form_decodes_utf8_and_specials() -> None:
-    body = "token=abc&user_id=4&username=J%C3%BCrgen&text=1%2B1+%26+%E4%BD%A0%E5%A5%BD%25&post_id=9".encode()
+    body = b"token=abc&user_id=4&username=J%C3%BCrgen&text=1%2B1+%26+%E4%BD%A0%E5%A5%BD%25&post_id=9"
     message = parse_inbound(body, "application/x-www-form-urlencoded")
-    assert (message.user_id, message.username, message.text, message.post_id) == (4, "Jürgen", "1+1 & 你好%", "9")
+    assert (message.user_id, message.username, message.text, message.post_id) == (
+        4,
+        "Jürgen",
+        "1+1 & 你好%",
+        "9",
+    )
 
 
 def test_parse_json_body_and_button_payload() -> None:
     assert parse_inbound(b'{"token": "t", "user_id": 5, "text": "hi"}', "application/json").user_id == 5
-    click = b'payload=%7B%22token%22%3A%22t%22%2C%22user%22%3A%7B%22user_id%22%3A6%7D%2C%22actions%22%3A%5B%7B%22value%22%3A%22ok%22%7D%5D%7D'
+    click = (
+        "payload=" + quote(json.dumps({"token": "t", "user": {"user_id": 6}, "actions": [{"value": "ok"}]}))
+    ).encode()
     message = parse_inbound(click, "application/x-www-form-urlencoded")
     assert (message.token, message.user_id, message.text) == ("t", 6, "ok")
 
 
-@pytest.mark.parametrize(("body", "kind", "status", "reason"), [
-    (b"user_id=4&text=hi", "application/x-www-form-urlencoded", 401, "token is missing"),
-    (b"token=t&text=hi", "application/x-www-form-urlencoded", 400, "user_id is missing"),
-    (b"token=t&user_id=abc", "application/x-www-form-urlencoded", 400, "user_id must be a number"),
-    (b"token=t&user_id=-4", "application/x-www-form-urlencoded", 400, "user_id must be a number"),
-    (b"token=t&user_id=99999999999999999999", "", 400, "user_id must be a number"),
-    (b"\xff\xfe", "application/x-www-form-urlencoded", 400, "not UTF-8"),
-    (b"{not json", "application/json", 400, "JSON body is malformed"),
-    (b"[1, 2]", "application/json", 400, "must be an object"),
-    (b'{"token": "t", "user_id": {"a": 1}}', "application/json", 400, "wrong type"),
-    (b"<xml/>", "text/xml", 415, "unsupported content type"),
-])
+@pytest.mark.parametrize(
+    ("body", "kind", "status", "reason"),
+    [
+        (b"user_id=4&text=hi", "application/x-www-form-urlencoded", 401, "token is missing"),
+        (b"token=t&text=hi", "application/x-www-form-urlencoded", 400, "user_id is missing"),
+        (b"token=t&user_id=abc", "application/x-www-form-urlencoded", 400, "user_id must be a number"),
+        (b"token=t&user_id=-4", "application/x-www-form-urlencoded", 400, "user_id must be a number"),
+        (b"token=t&user_id=99999999999999999999", "", 400, "user_id must be a number"),
+        (b"\xff\xfe", "application/x-www-form-urlencoded", 400, "not UTF-8"),
+        (b"{not json", "application/json", 400, "JSON body is malformed"),
+        (b"[1, 2]", "application/json", 400, "must be an object"),
+        (b'{"token": "t", "user_id": {"a": 1}}', "application/json", 400, "wrong type"),
+        (b"<xml/>", "text/xml", 415, "unsupported content type"),
+    ],
+)
 def test_parse_rejects_bad_bodies_with_a_reason(body: bytes, kind: str, status: int, reason: str) -> None:
     with pytest.raises(BadRequest) as caught:
         parse_inbound(body, kind)
@@ -134,7 +156,9 @@ def test_parse_rejects_bad_bodies_with_a_reason(body: bytes, kind: str, status: 
 
 
 def test_token_from_url_strips_chat_quotes() -> None:
-    url = "https://nas:5001/webapi/entry.cgi?api=SYNO.Chat.External&method=chatbot&version=2&token=%22abc123%22"
+    url = (
+        "https://nas:5001/webapi/entry.cgi?api=SYNO.Chat.External&method=chatbot&version=2&token=%22abc123%22"
+    )
     assert token_from_url(url) == "abc123"
     assert expected_token("", url) == "abc123"
     assert expected_token("explicit", url) == "explicit"
@@ -150,11 +174,24 @@ def test_token_matches_is_never_true_for_an_empty_expected_token() -> None:
 # -- chat logic ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "command"), [
-    ("/new", "/new"), ("new", "/new"), (" Refresh ", "/new"), ("00", "/new"), ("restart", "/new"),
-    ("刷新", "/new"), ("新话题", "/new"), ("/HELP", "/help"), ("/retry please", "/retry"),
-    ("new idea for dinner?", None), ("/etc/hosts is what?", None), ("hello", None), ("/", None),
-])
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("/new", "/new"),
+        ("new", "/new"),
+        (" Refresh ", "/new"),
+        ("00", "/new"),
+        ("restart", "/new"),
+        ("刷新", "/new"),
+        ("新话题", "/new"),
+        ("/HELP", "/help"),
+        ("/retry please", "/retry"),
+        ("new idea for dinner?", None),
+        ("/etc/hosts is what?", None),
+        ("hello", None),
+        ("/", None),
+    ],
+)
 def test_commands(text: str, command: str | None) -> None:
     assert command_of(text) == command
 
@@ -165,7 +202,9 @@ def test_estimate_counts_cjk_as_one_token_each() -> None:
 
 
 def test_build_messages_drops_oldest_whole_exchanges_and_keeps_the_system_prompt() -> None:
-    history = [{"user": f"question {i} " + "x" * 400, "assistant": f"answer {i} " + "y" * 400} for i in range(10)]
+    history = [
+        {"user": f"question {i} " + "x" * 400, "assistant": f"answer {i} " + "y" * 400} for i in range(10)
+    ]
     messages, dropped = build_messages("SYSTEM", history, "now?", budget=1000)
     assert messages[0] == {"role": "system", "content": "SYSTEM"}
     assert messages[-1] == {"role": "user", "content": "now?"}
@@ -182,13 +221,16 @@ def test_a_question_over_budget_is_still_sent_alone() -> None:
     assert dropped == 1
 
 
-@pytest.mark.parametrize(("raw", "clean"), [
-    ("<think>hmm</think>Answer", "Answer"),
-    ("<think>\nlong\nreasoning\n</think>\n\nAnswer", "Answer"),
-    ("reasoning without opening tag</think>Answer", "Answer"),
-    ("Plain answer", "Plain answer"),
-    ("A <think>x</think> B <think>y</think> C", "A  B  C"),
-])
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<think>hmm</think>Answer", "Answer"),
+        ("<think>\nlong\nreasoning\n</think>\n\nAnswer", "Answer"),
+        ("reasoning without opening tag</think>Answer", "Answer"),
+        ("Plain answer", "Plain answer"),
+        ("A <think>x</think> B <think>y</think> C", "A  B  C"),
+    ],
+)
 def test_strip_thinking(raw: str, clean: str) -> None:
     assert strip_thinking(raw) == clean
 
@@ -196,23 +238,33 @@ def test_strip_thinking(raw: str, clean: str) -> None:
 # -- settings --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "raw", "problem"), [
-    ("temperature", "hot", "must be a number"),
-    ("temperature", "3", "between 0 and 2"),
-    ("temperature", "nan", "finite"),
-    ("context_tokens", "1.5", "whole number"),
-    ("context_tokens", "10", "between 256"),
-    ("strip_thinking", "maybe", "true or false"),
-    ("openai_base_url", "ftp://x", "http:// or https://"),
-    ("openai_base_url", "", "is required"),
-    ("model", "  ", "is required"),
-    ("language", "fr", "one of auto, en, zh"),
-    ("bot_incoming_url", "https://nas/webapi/entry.cgi?api=SYNO.Chat.External&method=incoming&token=%22x%22",
-     "incoming-webhook URL"),
-    ("bot_incoming_url", "https://nas/webapi/entry.cgi?api=SYNO.Chat.External&method=chatbot", "with method=chatbot"),
-    ("proxy", "nonsense", "http:// or https://"),
-    ("no_such_setting", "1", "is not a setting"),
-])
+@pytest.mark.parametrize(
+    ("name", "raw", "problem"),
+    [
+        ("temperature", "hot", "must be a number"),
+        ("temperature", "3", "between 0 and 2"),
+        ("temperature", "nan", "finite"),
+        ("context_tokens", "1.5", "whole number"),
+        ("context_tokens", "10", "between 256"),
+        ("strip_thinking", "maybe", "true or false"),
+        ("openai_base_url", "ftp://x", "http:// or https://"),
+        ("openai_base_url", "", "is required"),
+        ("model", "  ", "is required"),
+        ("language", "fr", "one of auto, en, zh"),
+        (
+            "bot_incoming_url",
+            "https://nas/webapi/entry.cgi?api=SYNO.Chat.External&method=incoming&token=%22x%22",
+            "incoming-webhook URL",
+        ),
+        (
+            "bot_incoming_url",
+            "https://nas/webapi/entry.cgi?api=SYNO.Chat.External&method=chatbot",
+            "with method=chatbot",
+        ),
+        ("proxy", "nonsense", "http:// or https://"),
+        ("no_such_setting", "1", "is not a setting"),
+    ],
+)
 def test_validate_names_the_setting_and_the_problem(name: str, raw: str, problem: str) -> None:
     with pytest.raises(settings.SettingsError) as caught:
         settings.validate({name: raw})
@@ -256,7 +308,9 @@ def test_secrets_are_masked() -> None:
 
 
 def _args(**values: str | None) -> argparse.Namespace:
-    return argparse.Namespace(**{name: values.get(name) for name in ("host", "port", "data_dir", "log_level", "workers")})
+    return argparse.Namespace(
+        **{name: values.get(name) for name in ("host", "port", "data_dir", "log_level", "workers")}
+    )
 
 
 def test_config_sources_in_order() -> None:
@@ -264,13 +318,16 @@ def test_config_sources_in_order() -> None:
     assert cfg.port == 9000 and str(cfg.data_dir) == "/srv/x" and cfg.host == "0.0.0.0"
 
 
-@pytest.mark.parametrize(("args", "env", "message"), [
-    ({"port": "70000"}, {}, "--port: expected a port number"),
-    ({}, {"SYNOCHATGPT_PORT": "http"}, "SYNOCHATGPT_PORT: expected a port number"),
-    ({"host": "my nas"}, {}, "--host: expected an IP address"),
-    ({"workers": "0"}, {}, "--workers: expected a whole number from 1 to 64"),
-    ({}, {"SYNOCHATGPT_LOG_LEVEL": "loud"}, "SYNOCHATGPT_LOG_LEVEL: expected one of"),
-])
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ({"port": "70000"}, {}, "--port: expected a port number"),
+        ({}, {"SYNOCHATGPT_PORT": "http"}, "SYNOCHATGPT_PORT: expected a port number"),
+        ({"host": "my nas"}, {}, "--host: expected an IP address"),
+        ({"workers": "0"}, {}, "--workers: expected a whole number from 1 to 64"),
+        ({}, {"SYNOCHATGPT_LOG_LEVEL": "loud"}, "SYNOCHATGPT_LOG_LEVEL: expected one of"),
+    ],
+)
 def test_config_errors_name_their_source(args: dict[str, str], env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=re.escape(message)):
         config.load(_args(**args), env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import requests
 
@@ -42,8 +42,10 @@ def test_form_message_reaches_the_model_intact(bot: Bot, fake_model: FakeOpenAI,
 
 
 def test_json_body_is_accepted_as_a_fallback(bot: Bot, fake_chat: FakeChat) -> None:
-    answer = bot.post(json.dumps({"token": BOT_TOKEN, "user_id": 7, "username": "bob", "text": "hi json"}),
-                      headers={"Content-Type": "application/json"})
+    answer = bot.post(
+        json.dumps({"token": BOT_TOKEN, "user_id": 7, "username": "bob", "text": "hi json"}),
+        headers={"Content-Type": "application/json"},
+    )
     assert answer.status_code == 200
     assert fake_chat.wait_for(1)[0].user_ids == [7]
 
@@ -63,8 +65,9 @@ def test_wrong_token_is_403_and_does_nothing(bot: Bot, fake_model: FakeOpenAI, f
     assert stored_jobs(bot) == [] and fake_model.requests == [] and fake_chat.posts == []
 
 
-def test_without_a_configured_token_every_message_is_refused(make_bot: Callable[..., Bot],
-                                                              fake_model: FakeOpenAI) -> None:
+def test_without_a_configured_token_every_message_is_refused(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI
+) -> None:
     bot = make_bot(bot_incoming_url="", bot_token="")
     for token in (BOT_TOKEN, "", " "):
         answer = bot.post({"token": token, "user_id": "4", "text": "hi"})
@@ -79,7 +82,9 @@ def test_explicit_bot_token_wins_over_the_url(make_bot: Callable[..., Bot], fake
     assert bot.say("hi", token="another-token").status_code == 200
 
 
-def test_answers_at_once_while_the_model_is_slow(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
+def test_answers_at_once_while_the_model_is_slow(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     fake_model.delay = 3.0
     started = time.monotonic()
     answer = bot.say("take your time")
@@ -91,8 +96,9 @@ def test_answers_at_once_while_the_model_is_slow(bot: Bot, fake_model: FakeOpenA
     fake_chat.wait_for(1, timeout=10)
 
 
-def test_the_same_post_delivered_twice_is_answered_once(bot: Bot, fake_model: FakeOpenAI,
-                                                        fake_chat: FakeChat) -> None:
+def test_the_same_post_delivered_twice_is_answered_once(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
     first = bot.say("once please", post_id=42)
     second = bot.say("once please", post_id=42)
     assert first.status_code == second.status_code == 200
@@ -111,13 +117,17 @@ def test_body_over_1_mb_is_413(bot: Bot, fake_model: FakeOpenAI) -> None:
 
 
 def test_chunked_body_over_1_mb_is_413(bot: Bot) -> None:
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         yield f"token={BOT_TOKEN}&user_id=4&text=".encode()
         for _ in range(1100):
             yield b"y" * 1024
 
-    answer = requests.post(bot.url + "/webhook", data=chunks(), timeout=10,
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = requests.post(
+        bot.url + "/webhook",
+        data=chunks(),
+        timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 413
 
 
