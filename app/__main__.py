@@ -20,7 +20,7 @@ from types import FrameType
 from typing import TextIO
 
 from app import __version__, chat, config, log, settings, store, synology, web, worker
-from app.llm import Model, ModelFactory
+from app.llm import Model, ModelFactory, is_configured
 from app.server import Server
 
 logger = logging.getLogger("app")
@@ -58,7 +58,7 @@ class Runtime:
             "SynoChatGPT %s listening on http://%s:%d (data in %s, %d message(s) resumed)",
             __version__,
             *self.address,
-            self.config.data_dir,
+            self.config.data_dir.resolve(),
             resumed,
         )
         return self.address
@@ -88,7 +88,7 @@ def build(
     delivery = chat.ChatDelivery(sender or synology.ChatClient(), data)
     bot = chat.Bot(data, live, model_for, delivery)
     dispatcher = worker.Dispatcher(data, bot.handle, workers=cfg.workers)
-    app = web.create_app(live, bot, dispatcher)
+    app = web.create_app(live, bot, dispatcher, lambda values: is_configured(chat.model_config(values)))
     server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
     return Runtime(cfg, data, live, dispatcher, server)
 

@@ -191,14 +191,15 @@ def _translate(exc: openai.APIError) -> ModelError:
 
 
 def _message(exc: openai.APIError) -> str:
+    """The server's own words. The SDK unwraps {"error": …}; what is left is an object with a
+    message (OpenAI, vLLM) or a bare string (llama.cpp, some proxies)."""
     body = exc.body
+    if isinstance(body, dict) and "error" in body:
+        body = body["error"]
     if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else None
-        if isinstance(message, str):
-            return message[:300]
-        if isinstance(inner, str):
-            return inner[:300]
+        body = body.get("message")
+    if isinstance(body, str) and body.strip():
+        return body[:300]
     return str(exc.message)[:300]
 
 

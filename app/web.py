@@ -40,7 +40,11 @@ def _json(code: int, **body: Any) -> bottle.HTTPResponse:
 
 
 def create_app(
-    settings: Callable[[], Values], inbox: Inbox, queue: Queue, clock: Callable[[], float] = time.monotonic
+    settings: Callable[[], Values],
+    inbox: Inbox,
+    queue: Queue,
+    model_ready: Callable[[Values], bool],
+    clock: Callable[[], float] = time.monotonic,
 ) -> bottle.Bottle:
     app = bottle.Bottle()
     started = clock()
@@ -68,7 +72,8 @@ def create_app(
 
     @app.get("/")  # type: ignore[untyped-decorator]
     def index() -> str:
-        return _status_page(settings())
+        values = settings()
+        return _status_page(values, model_ready(values))
 
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_error_page)
@@ -146,11 +151,11 @@ def _webhook(settings: Callable[[], Values], inbox: Inbox, queue: Queue) -> bott
     return _json(200, success=True)
 
 
-def _status_page(values: Values) -> str:
+def _status_page(values: Values, model_ready: bool) -> str:
     """A plain status page until the settings page exists: no secrets, no settings."""
     root = bottle.request.urlparts
     outgoing = f"{root.scheme}://{root.netloc}/webhook"
-    model = "configured" if values.model else "not set"
+    model = "configured" if model_ready else "not set"
     bot = "configured" if synology.expected_token(values.bot_token, values.bot_incoming_url) else "not set"
     return (
         "<!doctype html><meta charset=utf-8><title>SynoChatGPT</title>"

@@ -13,10 +13,12 @@ import subprocess
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_http import FakeServer
 
 MAX_CHARS = 2000
 
@@ -73,30 +75,25 @@ class FakeChat:
         self.script: deque[dict[str, Any]] = deque()  # forced behaviours for the next posts
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = FakeServer(self._handler())
         self.scheme = "http"
         if certificate:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(certificate[0]), str(certificate[1]))
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self.scheme = "https"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
 
     def start(self) -> FakeChat:
-        self._thread.start()
+        self._server.begin()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.end()
 
     def url(self, method: str = "chatbot", token: str | None = None) -> str:
         """The URL as Chat shows it: the token wrapped in %22 quotes."""
         token = self.bot_token if token is None else token
-        port = self._server.server_address[1]
+        port = self._server.port
         return (
             f"{self.scheme}://127.0.0.1:{port}/webapi/entry.cgi?api=SYNO.Chat.External"
             f"&method={method}&version=2&token=%22{token}%22"

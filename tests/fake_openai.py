@@ -9,8 +9,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import urlsplit
+
+from tests.fake_http import FakeServer
 
 
 def openai_error(
@@ -34,23 +37,18 @@ class FakeOpenAI:
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._server = FakeServer(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self._server.port}/v1"
 
     def start(self) -> FakeOpenAI:
-        self._thread.start()
+        self._server.begin()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.end()
 
     def fail_next(
         self,
@@ -112,7 +110,7 @@ class FakeOpenAI:
                 )
                 if not self._authorised():
                     return
-                if self.path.rstrip("/").endswith("/v1/models"):
+                if urlsplit(self.path).path == "/v1/models":
                     self._send(
                         200,
                         {
@@ -153,7 +151,7 @@ class FakeOpenAI:
                         fake.active -= 1
 
             def _chat(self, body: dict[str, Any]) -> None:
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                if urlsplit(self.path).path != "/v1/chat/completions":  # also for proxy requests
                     self._send(404, openai_error(f"Invalid URL (POST {self.path})"))
                     return
                 if not self._authorised():
