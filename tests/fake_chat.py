@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_http import FakeServer
+from tests.fake_http import FakeHandler, FakeServer
 
 MAX_CHARS = 2000
 
@@ -115,12 +115,7 @@ class FakeChat:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(FakeHandler):
             def _answer(self, body: dict[str, Any], status: int = 200) -> None:
                 error = body.get("error")
                 if isinstance(error, dict):

@@ -34,3 +34,10 @@ class FakeServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError | TimeoutError):
             return
         super().handle_error(request, client_address)
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real servers do
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the tests read what the fakes record, not their access log

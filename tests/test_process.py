@@ -98,6 +98,23 @@ class Process:
         return code, time.monotonic() - started
 
 
+def run_app(
+    *args: str, extra: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """One short `python -m app …` run with a clean environment plus `extra`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**clean, **(extra or {})},
+        check=False,
+        timeout=30,
+    )
+
+
 @pytest.fixture
 def env(fake_model: FakeOpenAI, fake_chat: FakeChat) -> dict[str, str]:
     return {
@@ -201,17 +218,7 @@ def test_settings_command(tmp_path: Path) -> None:
     def run(
         *args: str, stdin: str = "", extra: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
-        return subprocess.run(
-            [sys.executable, "-m", "app", "settings", "--data-dir", str(data), *args],
-            cwd=ROOT,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env={**clean, **(extra or {})},
-            check=False,
-            timeout=30,
-        )
+        return run_app("settings", "--data-dir", str(data), *args, stdin=stdin, extra=extra)
 
     assert run("set", "openai_api_key", "-", stdin="sk-from-stdin-abcdefgh1234\n").returncode == 0
     assert run("set", "temperature", "0.3").returncode == 0
@@ -240,16 +247,7 @@ def test_settings_command(tmp_path: Path) -> None:
 def test_start_up_errors_are_explained(
     tmp_path: Path, args: list[str], extra: dict[str, str], message: str
 ) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "serve", "--data-dir", str(tmp_path), *args],
-        cwd=ROOT,
-        env={**clean, **extra},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_app("serve", "--data-dir", str(tmp_path), *args, extra=extra)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
@@ -259,31 +257,13 @@ def test_a_busy_port_is_explained(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
-        result = subprocess.run(
-            [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", port, "--data-dir", str(tmp_path)],
-            cwd=ROOT,
-            env=clean,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = run_app("--host", "127.0.0.1", "--port", port, "--data-dir", str(tmp_path))
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_corrupt_settings_file_is_explained(tmp_path: Path) -> None:
     (tmp_path / "settings.json").write_text("{broken")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "--port", "0", "--data-dir", str(tmp_path)],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_app("--port", "0", "--data-dir", str(tmp_path))
     assert result.returncode == 1
     assert "settings.json is not valid JSON" in result.stderr
