@@ -116,8 +116,6 @@ class Bot:
         """Turn an accepted Chat message into a job, choosing its lane."""
         conversation = conversation or f"dm-{user_id}"
         command = command_of(text)
-        values = self._settings()
-        lang = self._language(values, user_id, text)
         if command in IMMEDIATE or (command and command not in ORDERED):
             lane = f"{conversation}:now"
             kind = "command"
@@ -132,7 +130,6 @@ class Bot:
             text=text,
             kind=kind,
             dedupe=dedupe,
-            lang=lang,
         )
 
     def _language(self, values: Values, user_id: int, text: str) -> str:
@@ -149,6 +146,9 @@ class Bot:
     def handle(self, job: Job) -> None:
         values = self._settings()
         if job.reply is None:
+            # Worked out here, not in the webhook: Chat's request is answered without touching
+            # the user's file.
+            job.lang = self._language(values, job.user_id, job.text)
             job.reply = self._answer(job, values)
             self._store.update_job(job.id, reply=job.reply)
         self._deliver(job, job.reply, values)
@@ -183,16 +183,20 @@ class Bot:
             count = self._store.clear_conversation(job.conversation)
             return i18n.t(lang, "new", count=count) if count else i18n.t(lang, "new_empty")
         if command == "/retry":
-            last = self._store.pop_last_exchange(job.conversation)
-            if last is None:
+            history = self._store.history(job.conversation)
+            if not history:
                 return i18n.t(lang, "retry_nothing")
-            return self._ask(job, str(last["user"]), values)
+            return self._ask(job, str(history[-1]["user"]), values, replace_last=True)
         return i18n.t(lang, "unknown_command", command=command)
 
-    def _ask(self, job: Job, question: str, values: Values) -> str:
+    def _ask(self, job: Job, question: str, values: Values, replace_last: bool = False) -> str:
+        """Ask the model and record the exchange. With replace_last (/retry) the previous
+        exchange is left out of the context and replaced only once a new answer exists."""
         if not is_configured(model_config(values)):
             return i18n.t(job.lang, "not_configured")
         history = self._store.history(job.conversation)
+        if replace_last:
+            history = history[:-1]
         budget = int(values.context_tokens)
         started = time.monotonic()
         try:
@@ -204,6 +208,8 @@ class Bot:
         log.info("answered user %s in %.1f s (%d chars)", job.user_id, time.monotonic() - started, len(text))
         if not text:
             return i18n.t(job.lang, "empty_answer")
+        if replace_last:
+            self._store.pop_last_exchange(job.conversation)
         self._store.append_exchange(
             job.conversation, {"user": question, "assistant": text, "at": self._clock()}
         )

@@ -174,6 +174,18 @@ def test_retry_asks_the_last_question_again(bot: Bot, fake_model: FakeOpenAI, fa
     assert "better answer" in contents and "Answer to: second" not in contents
 
 
+def test_a_failed_retry_keeps_the_previous_answer(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
+    bot = make_bot(max_retries=0)
+    ask(bot, fake_chat, "keep me")
+    fake_model.fail_next(500, openai_error("down"))
+    assert "had an error (500)" in ask(bot, fake_chat, "/retry")
+    ask(bot, fake_chat, "next")
+    contents = [m["content"] for m in fake_model.chat_requests()[-1]["messages"]]
+    assert contents[1:3] == ["keep me", "Answer to: keep me"]
+
+
 def test_help_whoami_usage_and_unknown(bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat) -> None:
     assert "/retry" in ask(bot, fake_chat, "/help") and "fake-model" in ask(bot, fake_chat, "/help")
     assert "4" in ask(bot, fake_chat, "/whoami") and "alice" in ask(bot, fake_chat, "/whoami")
