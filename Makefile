@@ -6,12 +6,24 @@ PY     := $(VENV)/bin/python
 DATA   ?= data
 PORT   ?= 8008
 
-.PHONY: help venv run test lint typecheck unit clean
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' app/__init__.py)
+# Architectures by DSM's names; the wheels are manylinux2014 (glibc 2.17), so they also run on
+# DSM 7.0's glibc 2.26.
+ARCH   ?= $(if $(filter aarch64 arm64,$(shell uname -m)),armv8,x86_64)
+WHEEL_PLATFORM_x86_64 := manylinux2014_x86_64
+WHEEL_PLATFORM_armv8  := manylinux2014_aarch64
+WHEELHOUSE := build/wheelhouse/$(ARCH)
+BASE_IMAGE ?= python:3.11-slim
+IMAGE      ?= synochatgpt
+
+.PHONY: help venv run test lint typecheck unit clean wheelhouse docker docker-test
 
 help:
 	@echo "make run    start the server on http://localhost:$(PORT) with data in ./$(DATA)"
 	@echo "make test   lint, type-check and run the whole test suite"
-	@echo "make clean  remove the venv and caches (never ./$(DATA))"
+	@echo "make docker       build the image $(IMAGE):$(VERSION) for this machine ($(ARCH))"
+	@echo "make docker-test  build, run and check the image (starts dockerd if needed; root)"
+	@echo "make clean  remove the venv, build output and caches (never ./$(DATA))"
 
 ## Environment ##############################################################
 
@@ -39,10 +51,34 @@ typecheck: venv
 	$(PY) -m mypy
 
 unit: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not docker"
 
 test: lint typecheck unit
 
+## Packages ################################################################
+
+# Every runtime wheel for one architecture plus the app's own wheel, for Python 3.11: what the
+# image and the .spk install from, with no package index at install time.
+wheelhouse: $(WHEELHOUSE)/.done
+
+$(WHEELHOUSE)/.done: requirements.txt pyproject.toml $(wildcard app/*.py) | venv
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(PY) -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+		--platform $(WHEEL_PLATFORM_$(ARCH)) --python-version 3.11 --implementation cp \
+		-d $(WHEELHOUSE) -r requirements.txt
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps -w $(WHEELHOUSE) .
+	rm -rf build/lib build/bdist.* *.egg-info
+	touch $@
+
+docker: wheelhouse
+	docker build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg WHEELHOUSE=$(WHEELHOUSE) \
+		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
+
+# Needs root: starts dockerd when none runs, and makes a Debian base image with debootstrap
+# when $(BASE_IMAGE) cannot be pulled (no registry reachable).
+docker-test: venv
+	$(PY) -m pytest -q -m docker tests/test_docker.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

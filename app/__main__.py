@@ -4,17 +4,20 @@ python -m app [serve] [--host H] [--port P] [--data-dir D]
 python -m app settings                     show every setting (secrets masked)
 python -m app settings set NAME VALUE      VALUE "-" reads it from standard input
 python -m app settings unset NAME
+python -m app healthcheck                  exit 0 when the server here answers /healthz
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import urllib.request
 from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import TextIO
@@ -139,6 +142,19 @@ def settings_command(
     return 0
 
 
+def healthcheck(cfg: config.Config) -> int:
+    """For Docker's HEALTHCHECK: ask the server on this machine, on the configured port."""
+    host = "127.0.0.1" if cfg.host in ("0.0.0.0", "::", "localhost") else cfg.host  # noqa: S104
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{cfg.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as answer:
+            healthy = answer.status == 200 and json.load(answer).get("status") == "ok"
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"SynoChatGPT is not answering on {url}: {exc}\n")
+        return 1
+    return 0 if healthy else 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m app", description="SynoChatGPT: an AI bot for Synology Chat."
@@ -157,6 +173,8 @@ def parser() -> argparse.ArgumentParser:
     set_parser.add_argument("value", help='the new value; "-" reads it from standard input')
     unset_parser = actions.add_parser("unset", help="return a setting to its default")
     unset_parser.add_argument("name", choices=list(settings.BY_NAME), metavar="NAME")
+    health_parser = commands.add_parser("healthcheck", help="exit 0 when the local server is healthy")
+    config.add_arguments(health_parser)
     return root
 
 
@@ -167,12 +185,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         cfg = config.load(args, environ)
         if args.command == "settings":
             return settings_command(cfg, environ, args, sys.stdout, sys.stdin)
+        if args.command == "healthcheck":
+            return healthcheck(cfg)
         return serve(cfg, environ)
     except (config.ConfigError, settings.SettingsError) as exc:
         sys.stderr.write(f"SynoChatGPT: {exc}\n")
         return 2
     except store.StoreError as exc:
-        sys.stderr.write(f"SynoChatGPT: cannot read the data folder: {exc}\n")
+        sys.stderr.write(f"SynoChatGPT: {exc}\n")
         return 1
 
 

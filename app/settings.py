@@ -274,12 +274,13 @@ class Values:
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The settings the environment fixes, parsed. Raises SettingsError naming each variable."""
+    """The settings the environment fixes, parsed. Raises SettingsError naming each variable.
+    An empty variable counts as unset: env files for Docker list every name with blank values."""
     found: dict[str, Any] = {}
     problems: list[str] = []
     for setting in SETTINGS:
         for var in (setting.env, *setting.aliases):
-            if var in environ:
+            if environ.get(var, "").strip():
                 try:
                     found[setting.name] = parse(setting, environ[var])
                 except ValueError as exc:

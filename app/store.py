@@ -18,7 +18,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,13 @@ def _strip_finished(doc: MutableMapping[Any, Any]) -> None:
     doc["done"] = True
 
 
+def _restrict(folder: Path) -> None:
+    """Folders hold people's chats: owner only. A bind-mounted folder owned by someone else
+    (Docker on a NAS) cannot be chmod-ed; being able to write to it is what matters."""
+    with suppress(PermissionError):
+        folder.chmod(DIR_MODE)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -91,9 +98,18 @@ class Store:
         self.data_dir = data_dir
         self._locks: dict[Path, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        for folder in (data_dir, data_dir / "conversations", data_dir / "users"):
-            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            folder.chmod(DIR_MODE)
+        try:
+            for folder in (data_dir, data_dir / "conversations", data_dir / "users"):
+                folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                _restrict(folder)
+            probe = data_dir / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write to the data folder {data_dir.resolve()} as user id {os.getuid()} "
+                f"({exc.strerror or exc}); give that user write access to it"
+            ) from None
         self._remove_stale_temp_files()
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -292,6 +292,10 @@ def test_environment_wins_names_the_variable_and_accepts_aliases() -> None:
         settings.validate({"model": "x"}, fixed={"model"})
 
 
+def test_an_empty_environment_variable_counts_as_unset() -> None:
+    assert settings.from_environment({"OPENAI_API_KEY": "", "SYNOCHATGPT_MODEL": "  "}) == {}
+
+
 def test_a_stored_value_that_no_longer_parses_falls_back_to_the_default() -> None:
     values = settings.resolve({"context_tokens": "lots"}, {})
     assert values.context_tokens == settings.BY_NAME["context_tokens"].default
