@@ -9,8 +9,7 @@ ARG WHEELHOUSE=build/wheelhouse/x86_64
 COPY ${WHEELHOUSE} /wheels
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check --find-links /wheels synochatgpt \
- && /opt/venv/bin/pip uninstall --yes --quiet setuptools pip \
- && find /opt/venv -name '__pycache__' -path '*/pip/*' -prune -exec rm -rf {} +
+ && /opt/venv/bin/pip uninstall --yes --quiet setuptools pip
 
 # The final stage copies only the venv: no wheels, pip or caches stay in the image.
 FROM ${BASE_IMAGE}
