@@ -403,7 +403,7 @@ class ChatClient:
 
 
 def _check_answer(response: requests.Response) -> dict[str, Any]:
-    if response.status_code >= 500 or response.status_code in (502, 503, 504):
+    if response.status_code >= 500:  # DSM's web server in front of Chat: restarting or overloaded
         raise ChatError("unreachable", f"the NAS answered HTTP {response.status_code}")
     try:
         answer = response.json()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 import random
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from app import config, settings
+from app import config, log, settings, store
+from app.__main__ import LiveSettings
 from app.chat import build_messages, command_of, estimate_tokens
 from app.llm import strip_thinking
 from app.synology import (
@@ -294,6 +298,24 @@ def test_environment_wins_names_the_variable_and_accepts_aliases() -> None:
 
 def test_an_empty_environment_variable_counts_as_unset() -> None:
     assert settings.from_environment({"OPENAI_API_KEY": "", "SYNOCHATGPT_MODEL": "  "}) == {}
+
+
+def test_log_lines_are_masked_including_the_token_inside_the_url(tmp_path: Path) -> None:
+    data = store.Store(tmp_path)
+    url = "https://nas/webapi/entry.cgi?api=SYNO.Chat.External&method=chatbot&version=2&token=%22Tok3nV4lue99%22"
+    data.save_settings({"bot_incoming_url": url, "openai_api_key": "sk-secret-1234567890"})
+    live = LiveSettings(data, {})
+    live()
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    log.setup("info", lambda: live.secrets, stream=stream)
+    try:
+        logging.getLogger("test").info("sent with Tok3nV4lue99 and sk-secret-1234567890 to %s", url)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+    text = stream.getvalue()
+    assert "Tok3nV4lue99" not in text and "sk-secret" not in text and text.count("***") >= 3
 
 
 def test_a_stored_value_that_no_longer_parses_falls_back_to_the_default() -> None:
