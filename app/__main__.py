@@ -136,9 +136,9 @@ def settings_command(
         data.save_settings(clean)
         out.write(f"{args.name} saved\n")
         return 0
-    settings.validate({}, fixed=from_env)
-    if args.name not in settings.BY_NAME:
-        raise settings.SettingsError([f"{args.name} is not a setting"])
+    if args.name in from_env:  # the stored value would still lose to the environment
+        variable = settings.BY_NAME[args.name].env
+        raise settings.SettingsError([f"{args.name} is fixed by the environment variable {variable}"])
     data.save_settings({}, remove=(args.name,))
     out.write(f"{args.name} reset to its default\n")
     return 0

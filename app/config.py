@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -103,7 +103,3 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         if given is not None:
             values[option.name] = _convert(option.name, given, "--" + option.name.replace("_", "-"))
     return dataclasses.replace(Config(), **values)  # type: ignore[arg-type]
-
-
-def option_names() -> Sequence[str]:
-    return [o.name for o in OPTIONS]

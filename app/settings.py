@@ -333,7 +333,7 @@ def validate(changes: Mapping[str, Any], fixed: Iterable[str] = ()) -> dict[str,
 def masked(setting: Setting, value: Any) -> str:
     """How a value may be shown: secrets only as set/unset and their last four characters."""
     if not setting.secret:
-        return str(value)
+        return "(not set)" if value is None or value == "" else str(value)
     text = str(value or "")
     if not text:
         return "(not set)"

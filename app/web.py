@@ -18,6 +18,7 @@ from app.worker import Job
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Chat's messages are far smaller; anything bigger is not from Chat
+TOO_LARGE = "the body is larger than 1 MB"
 
 
 class Inbox(Protocol):
@@ -97,16 +98,16 @@ def _read_body() -> bytes:
         except ValueError:
             raise synology.BadRequest("Content-Length is not a number") from None
         if length > MAX_BODY:
-            raise synology.BadRequest("the body is larger than 1 MB", status=413)
+            raise synology.BadRequest(TOO_LARGE, status=413)
     else:
         length = MAX_BODY + 1  # chunked: read up to the limit and see
     stream = bottle.request.environ["wsgi.input"]
     try:
         body: bytes = stream.read(min(length, MAX_BODY + 1))
     except OSError:  # cheroot enforces max_request_body_size on chunked bodies this way
-        raise synology.BadRequest("the body is larger than 1 MB", status=413) from None
+        raise synology.BadRequest(TOO_LARGE, status=413) from None
     if len(body) > MAX_BODY:
-        raise synology.BadRequest("the body is larger than 1 MB", status=413)
+        raise synology.BadRequest(TOO_LARGE, status=413)
     return body
 
 
@@ -124,6 +125,16 @@ def _webhook(settings: Callable[[], Values], inbox: Inbox, queue: Queue) -> bott
     if not synology.token_matches(expected, message.token):
         log.warning("webhook refused: wrong token (from user id %s)", message.user_id)
         return _json(403, success=False, error="wrong token")
+    if not values.bot_incoming_url:
+        # No way to post an answer later: asking the model would only bill the owner and put an
+        # answer nobody saw into the history. The reply body is the one channel left to say so.
+        log.warning("message from user %s not answered: bot_incoming_url is not set", message.user_id)
+        return _json(
+            200,
+            success=True,
+            text="SynoChatGPT: bot_incoming_url is not set, so I cannot answer yet. "
+            "/ 尚未设置 bot_incoming_url，暂时无法回复。",
+        )
     job = inbox.job_for(
         message.user_id,
         message.username,
@@ -140,14 +151,6 @@ def _webhook(settings: Callable[[], Values], inbox: Inbox, queue: Queue) -> bott
         log.info("ignored a repeated delivery of post %s", message.post_id)
         return _json(200, success=True, duplicate=True)
     log.info("accepted a message from user %s (%d chars)", message.user_id, len(message.text))
-    if not values.bot_incoming_url:
-        # No way to post later; the reply body is the only channel left to say so.
-        return _json(
-            200,
-            success=True,
-            text="SynoChatGPT: bot_incoming_url is not set, so I cannot "
-            "answer yet. / 尚未设置 bot_incoming_url，暂时无法回复。",
-        )
     return _json(200, success=True)
 
 

@@ -231,7 +231,12 @@ def test_settings_command(tmp_path: Path) -> None:
     assert fixed.returncode == 2 and "fixed by the environment variable SYNOCHATGPT_MODEL" in fixed.stderr
     assert "[fixed by SYNOCHATGPT_MODEL]" in run(extra={"SYNOCHATGPT_MODEL": "qwen"}).stdout
     assert run("unset", "temperature").returncode == 0
-    assert "temperature = None" in run().stdout
+    assert "temperature = (not set)" in run().stdout
+    fixed_unset = run("unset", "model", extra={"SYNOCHATGPT_MODEL": "qwen"})
+    assert (
+        fixed_unset.returncode == 2
+        and "fixed by the environment variable SYNOCHATGPT_MODEL" in fixed_unset.stderr
+    )
     assert stat.S_IMODE((data / "settings.json").stat().st_mode) == 0o600
 
 

@@ -175,8 +175,13 @@ def test_status_page_says_what_is_missing(make_bot: Callable[..., Bot]) -> None:
     assert "Model: not set" in page and "bot: not set" in page
 
 
-def test_without_an_incoming_url_the_user_is_told_in_the_reply_body(make_bot: Callable[..., Bot]) -> None:
+def test_without_an_incoming_url_the_user_is_told_and_the_model_is_not_asked(
+    make_bot: Callable[..., Bot], fake_model: FakeOpenAI
+) -> None:
     bot = make_bot(bot_incoming_url="", bot_token=BOT_TOKEN)
     answer = bot.say("hello?")
     assert answer.status_code == 200
     assert "bot_incoming_url is not set" in answer.json()["text"]
+    time.sleep(0.3)
+    assert fake_model.requests == [] and stored_jobs(bot) == []
+    assert bot.runtime.store.history("dm-4") == []
