@@ -1,7 +1,7 @@
 """User-editable settings, declared once as data.
 
 Everything else is derived from SETTINGS: environment variables, parsing and validation, the
-README check in the tests and (later) the settings form. Pure: no I/O here.
+README check in the tests and the settings page. Pure: no I/O here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from app import auth
 
 ENV_PREFIX = "SYNOCHATGPT_"
 
@@ -23,7 +25,7 @@ DEFAULT_SYSTEM_PROMPT = (
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # str, text, int, float, bool, url, choice, path
+    kind: str  # str, text, int, float, bool, url, choice, path, password (stored as a hash)
     default: Any
     help: str
     group: str
@@ -33,6 +35,7 @@ class Setting:
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # further environment variable names, weaker than `env`
+    label: str = ""
 
     @property
     def env(self) -> str:
@@ -46,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
         "url",
         "https://api.openai.com/v1",
         group="model",
+        label="Model server URL",
         required=True,
         aliases=("OPENAI_BASE_URL",),
         help="Address of the OpenAI-compatible server, for example http://192.168.1.10:11434/v1 "
@@ -56,6 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
         "str",
         "",
         group="model",
+        label="API key",
         secret=True,
         aliases=("OPENAI_API_KEY",),
         help="API key of the model server. Local servers (Ollama, LM Studio, llama.cpp) need none.",
@@ -65,6 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
         "str",
         "gpt-5-mini",
         group="model",
+        label="Model",
         required=True,
         help="Model name as the server knows it, for example qwen2.5:7b or deepseek-v4-flash. "
         "'echo' is a built-in model that repeats the question, for testing the Chat wiring.",
@@ -74,6 +80,7 @@ SETTINGS: tuple[Setting, ...] = (
         "float",
         None,
         group="model",
+        label="Temperature",
         minimum=0.0,
         maximum=2.0,
         help="Sampling temperature from 0 to 2: lower is more focused, higher more varied. Empty "
@@ -84,6 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
         "text",
         DEFAULT_SYSTEM_PROMPT,
         group="model",
+        label="System prompt",
         help="Instructions sent before every conversation.",
     ),
     Setting(
@@ -91,6 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
         8000,
         group="model",
+        label="Context budget (tokens)",
         minimum=256,
         maximum=2_000_000,
         help="Token budget for the system prompt, the history and the question. The oldest "
@@ -100,7 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
         "request_timeout",
         "float",
         300.0,
-        group="model",
+        group="advanced",
+        label="Model timeout (seconds)",
         minimum=5.0,
         maximum=3600.0,
         help="Seconds to wait for the model to start or continue its answer. Local models on "
@@ -110,7 +120,8 @@ SETTINGS: tuple[Setting, ...] = (
         "max_retries",
         "int",
         2,
-        group="model",
+        group="advanced",
+        label="Model retries",
         minimum=0,
         maximum=10,
         help="How often a model call is retried after a rate limit, server error or timeout.",
@@ -119,14 +130,16 @@ SETTINGS: tuple[Setting, ...] = (
         "proxy",
         "url",
         "",
-        group="model",
+        group="advanced",
+        label="Proxy",
         help="HTTP(S) proxy for calls to the model server, for example http://192.168.1.2:3128.",
     ),
     Setting(
         "strip_thinking",
         "bool",
         True,
-        group="model",
+        group="behaviour",
+        label="Hide the model's reasoning",
         help="Remove <think>…</think> reasoning (DeepSeek-R1, Qwen3 and others) from replies.",
     ),
     # Synology Chat
@@ -135,6 +148,7 @@ SETTINGS: tuple[Setting, ...] = (
         "url",
         "",
         group="chat",
+        label="Bot incoming URL",
         secret=True,
         help="The bot's incoming URL exactly as Synology Chat shows it (Integration > Bots); it "
         "contains method=chatbot and the bot's token.",
@@ -144,6 +158,7 @@ SETTINGS: tuple[Setting, ...] = (
         "str",
         "",
         group="chat",
+        label="Bot token",
         secret=True,
         help="The bot's token. Taken from the incoming URL when left empty.",
     ),
@@ -151,7 +166,8 @@ SETTINGS: tuple[Setting, ...] = (
         "tls_verify",
         "bool",
         True,
-        group="chat",
+        group="advanced",
+        label="Verify the NAS's HTTPS certificate",
         help="Check the NAS's HTTPS certificate when sending to Synology Chat. Turn off only for "
         "a NAS with a self-signed certificate on a trusted network; prefer ca_bundle.",
     ),
@@ -159,7 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ca_bundle",
         "path",
         "",
-        group="chat",
+        group="advanced",
+        label="CA certificate file",
         help="PEM file with the certificate authority that signed the NAS's certificate.",
     ),
     # Behaviour
@@ -168,10 +185,24 @@ SETTINGS: tuple[Setting, ...] = (
         "choice",
         "auto",
         group="behaviour",
+        label="Bot language",
         choices=("auto", "en", "zh"),
         help="Language of the bot's own messages: auto follows each user's writing.",
     ),
+    # The settings page's own account. Never shown; kept only as a salted scrypt hash.
+    Setting(
+        "admin_password",
+        "password",
+        "",
+        group="account",
+        label="Admin password",
+        secret=True,
+        help="Password of the settings page (at least 8 characters). Stored only as a salted "
+        "hash. When unset, the first visit asks for the setup code printed in the log.",
+    ),
 )
+
+GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "advanced")  # the page's sections
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -179,28 +210,69 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-class SettingsError(ValueError):
-    """One or more values are invalid; each message names the setting and where it came from."""
+# Why a value is refused: a key the page translates, and the English the CLI and logs print.
+PROBLEMS: dict[str, str] = {
+    "required": "is required",
+    "url": "must be an http:// or https:// address",
+    "url_incoming": "is a channel's incoming-webhook URL (method=incoming); paste the bot's incoming "
+    "URL, which contains method=chatbot",
+    "url_chatbot": "must be the bot's incoming URL as Chat shows it, with method=chatbot and token=…",
+    "choice": "must be one of {choices}",
+    "bool": "must be true or false",
+    "int": "must be a whole number",
+    "number": "must be a number",
+    "finite": "must be a finite number",
+    "range": "must be between {low} and {high}",
+    "pw_short": f"must be at least {auth.MIN_PASSWORD} characters long",
+    "pw_long": f"must be at most {auth.MAX_PASSWORD} characters long",
+    "unknown": "is not a setting",
+    "fixed": "is fixed by the environment variable {env}",
+}
 
-    def __init__(self, problems: list[str]) -> None:
+
+class Invalid(ValueError):
+    """A value a setting refuses. str() is the English sentence; `key` and `params` let the
+    settings page say it in the reader's language."""
+
+    def __init__(self, key: str, **params: str) -> None:
+        super().__init__(PROBLEMS[key].format(**params))
+        self.key = key
+        self.params = params
+
+
+class SettingsError(ValueError):
+    """One or more values are invalid; each message names the setting and where it came from.
+    `fields` maps a setting's name to its problem, for showing next to the field."""
+
+    def __init__(self, problems: list[str], fields: dict[str, Invalid] | None = None) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.fields = fields or {}
 
 
 def parse(setting: Setting, raw: Any) -> Any:
     """Turn a raw value (a string from a form or the environment, or a stored value) into the
-    setting's type. Raises ValueError with a sentence a user can act on."""
+    setting's type. Raises Invalid with a sentence a user can act on. A password comes back
+    hashed (already hashed values are kept), so no caller ever holds one in plain text."""
+    if setting.kind == "password":
+        text = "" if raw is None else str(raw)
+        if not text or auth.is_hash(text):
+            return text
+        problem = auth.password_problem(text)
+        if problem:
+            raise Invalid(problem)
+        return auth.hash_password(text)
     if setting.kind in ("str", "text", "path", "url", "choice"):
         value = "" if raw is None else str(raw)
         value = value if setting.kind == "text" else value.strip()
         if not value:
             if setting.required:
-                raise ValueError("is required")
+                raise Invalid("required")
             return ""
         if setting.kind == "url":
             _check_url(setting, value)
         if setting.kind == "choice" and value not in setting.choices:
-            raise ValueError("must be one of " + ", ".join(setting.choices))
+            raise Invalid("choice", choices=", ".join(setting.choices))
         return value
     if setting.kind == "bool":
         if isinstance(raw, bool):
@@ -210,7 +282,7 @@ def parse(setting: Setting, raw: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise ValueError("must be true or false")
+        raise Invalid("bool")
     if setting.kind in ("int", "float"):
         if setting.default is None and (raw is None or str(raw).strip() == ""):
             return None  # an optional number: left to the server
@@ -219,17 +291,18 @@ def parse(setting: Setting, raw: Any) -> Any:
 
 
 def _parse_number(setting: Setting, raw: Any) -> int | float:
+    kind = "int" if setting.kind == "int" else "number"
     if isinstance(raw, bool):
-        raise ValueError("must be a number")
+        raise Invalid(kind)
     try:
         number: int | float = int(str(raw).strip()) if setting.kind == "int" else float(str(raw).strip())
     except ValueError:
-        raise ValueError("must be a whole number" if setting.kind == "int" else "must be a number") from None
+        raise Invalid(kind) from None
     if isinstance(number, float) and not math.isfinite(number):
-        raise ValueError("must be a finite number")
+        raise Invalid("finite")
     low, high = setting.minimum, setting.maximum
     if (low is not None and number < low) or (high is not None and number > high):
-        raise ValueError(f"must be between {_fmt(low)} and {_fmt(high)}")
+        raise Invalid("range", low=_fmt(low), high=_fmt(high))
     return number
 
 
@@ -240,19 +313,14 @@ def _fmt(number: float | None) -> str:
 def _check_url(setting: Setting, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// address")
+        raise Invalid("url")
     if setting.name == "bot_incoming_url":
         query = parse_qs(parts.query)
         method = query.get("method", [""])[0]
         if method == "incoming":
-            raise ValueError(
-                "is a channel's incoming-webhook URL (method=incoming); paste the bot's "
-                "incoming URL, which contains method=chatbot"
-            )
+            raise Invalid("url_incoming")
         if method != "chatbot" or not query.get("token", [""])[0].strip('"'):
-            raise ValueError(
-                "must be the bot's incoming URL as Chat shows it, with method=chatbot and token=…"
-            )
+            raise Invalid("url_chatbot")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,6 +367,12 @@ def resolve(stored: Mapping[str, Any], fixed_by_env: Mapping[str, Any]) -> Value
         if setting.name in fixed_by_env:
             values[setting.name] = fixed_by_env[setting.name]
             continue
+        if setting.kind == "password":
+            # Only ever a hash on disk; anything else (edited by hand) is ignored, not hashed
+            # again on every read, and the first-run page then asks for a new one.
+            raw = stored.get(setting.name)
+            values[setting.name] = raw if isinstance(raw, str) and auth.is_hash(raw) else setting.default
+            continue
         try:
             values[setting.name] = (
                 parse(setting, stored[setting.name]) if setting.name in stored else setting.default
@@ -314,19 +388,21 @@ def validate(changes: Mapping[str, Any], fixed: Iterable[str] = ()) -> dict[str,
     fixed = set(fixed)
     clean: dict[str, Any] = {}
     problems: list[str] = []
+    fields: dict[str, Invalid] = {}
     for name, raw in changes.items():
         setting = BY_NAME.get(name)
         if setting is None:
             problems.append(f"{name} is not a setting (known: {', '.join(BY_NAME)})")
-        elif name in fixed:
-            problems.append(f"{name} is fixed by the environment variable {setting.env}")
-        else:
-            try:
-                clean[name] = parse(setting, raw)
-            except ValueError as exc:
-                problems.append(f"{name} {exc}")
+            continue
+        try:
+            if name in fixed:
+                raise Invalid("fixed", env=setting.env)
+            clean[name] = parse(setting, raw)
+        except Invalid as exc:
+            fields[name] = exc
+            problems.append(f"{name} {exc}")
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(problems, fields)
     return clean
 
 
@@ -337,4 +413,6 @@ def masked(setting: Setting, value: Any) -> str:
     text = str(value or "")
     if not text:
         return "(not set)"
+    if setting.kind == "password":
+        return "(set)"
     return f"(set, ends in …{text[-4:]})" if len(text) >= 12 else "(set)"
