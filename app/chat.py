@@ -36,6 +36,13 @@ class History(Protocol):
     def update_job(self, job_id: str, **fields: Any) -> None: ...
 
 
+class Observer(Protocol):
+    """Where the dashboard learns about model calls (monitor.Monitor)."""
+
+    def model_call(self, seconds: float) -> None: ...
+    def error(self, source: str, kind: str, message: str) -> None: ...
+
+
 class Deliver(Protocol):
     def __call__(self, job: Job, text: str, values: Values) -> None: ...
 
@@ -100,8 +107,11 @@ class Bot:
         settings: Callable[[], Values],
         model: Callable[[Values], Model],
         deliver: Deliver,
+        *,
         clock: Callable[[], float] = time.time,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer = observer
         self._store = store
         self._settings = settings
         self._model = model
@@ -203,7 +213,11 @@ class Bot:
             reply, question_sent = self._complete_within_context(values, history, question, budget)
         except ModelError as exc:
             log.warning("model error for user %s after %d attempt(s): %s", job.user_id, exc.attempts, exc)
+            if self._observer:
+                self._observer.error("model", exc.kind, _redact(str(exc), values))
             return self._explain(exc, job.lang, values)
+        if self._observer:
+            self._observer.model_call(time.monotonic() - started)
         text = strip_thinking(reply.text) if values.strip_thinking else reply.text.strip()
         log.info("answered user %s in %.1f s (%d chars)", job.user_id, time.monotonic() - started, len(text))
         if not text:
@@ -218,6 +232,8 @@ class Bot:
             reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(reply.text)
         )
         self._store.add_usage(job.user_id, self._today(), prompt, completion)
+        if job.username:  # for the dashboard's chart; written only when it changes
+            self._store.update_user(job.user_id, username=job.username)
         return text
 
     def _complete_within_context(
@@ -254,9 +270,7 @@ class Bot:
             "bad_request": "err_bad_request",
             "bad_response": "err_bad_response",
         }.get(exc.kind, "err_internal")
-        detail = exc.detail
-        for secret in values.secrets():
-            detail = detail.replace(secret, "***")
+        detail = _redact(exc.detail, values)
         return i18n.t(
             lang,
             key,
@@ -269,6 +283,12 @@ class Bot:
 
     def _today(self) -> str:
         return datetime.datetime.fromtimestamp(self._clock()).date().isoformat()
+
+
+def _redact(text: str, values: Values) -> str:
+    for secret in values.secrets():
+        text = text.replace(secret, "***")
+    return text
 
 
 class Sender(Protocol):

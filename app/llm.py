@@ -226,7 +226,7 @@ class ModelFactory:
     read per message, and rebuilding a client each time would open a new connection."""
 
     def __init__(self, make: Callable[[ModelConfig], OpenAIModel] = OpenAIModel) -> None:
-        self._make = make
+        self.make = make
         self._lock = threading.Lock()
         self._current: tuple[ModelConfig, OpenAIModel] | None = None
 
@@ -236,5 +236,5 @@ class ModelFactory:
         with self._lock:
             if self._current is None or self._current[0] != config:
                 # The old client is left to the garbage collector: a worker may still use it.
-                self._current = (config, self._make(config))
+                self._current = (config, self.make(config))
             return self._current[1]

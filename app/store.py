@@ -12,6 +12,7 @@ people use the bot: TinyDB rewrites a whole file on every write.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -274,3 +275,29 @@ class Store:
             return []
         with self._db(path) as db:
             return sorted((dict(d) for d in db.table("usage").all()), key=lambda d: d["day"])
+
+    def recent_usage(self, since: str) -> dict[int, dict[str, Any]]:
+        """Every user's usage from day `since` (ISO date) on: {user_id: {"username", "days":
+        {day: tokens}}}. Files untouched since well before that day are skipped unread, so the
+        dashboard stays cheap with many users who no longer chat."""
+        folder = self.data_dir / "users"
+        if not folder.is_dir():
+            return {}
+        cutoff = datetime.date.fromisoformat(since)
+        found: dict[int, dict[str, Any]] = {}
+        for path in folder.glob("*.json"):
+            try:
+                user_id = int(path.stem)
+                changed = datetime.date.fromtimestamp(path.stat().st_mtime)
+            except (ValueError, OSError):
+                continue
+            if changed < cutoff - datetime.timedelta(days=1):
+                continue
+            days = {
+                row["day"]: int(row.get("prompt", 0)) + int(row.get("completion", 0))
+                for row in self.usage(user_id)
+                if row["day"] >= since
+            }
+            if days:
+                found[user_id] = {"username": self.user(user_id).get("username", ""), "days": days}
+        return found
