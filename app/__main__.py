@@ -18,12 +18,13 @@ import signal
 import sys
 import threading
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TextIO
 
-from app import __version__, chat, config, log, settings, store, synology, web, worker
+from app import __version__, auth, chat, checks, config, log, pages, settings, store, synology, web, worker
 from app.llm import Model, ModelFactory, is_configured
+from app.monitor import Monitor
 from app.server import Server
 
 logger = logging.getLogger("app")
@@ -54,6 +55,7 @@ class Runtime:
     settings: LiveSettings
     dispatcher: worker.Dispatcher
     server: Server
+    console: pages.Console
     address: tuple[str, int] = ("", 0)
 
     def start(self) -> tuple[str, int]:
@@ -66,6 +68,14 @@ class Runtime:
             self.config.data_dir.resolve(),
             resumed,
         )
+        if not self.settings().admin_password:
+            # The one way to prove, from the LAN, that you are the person who can read this log.
+            logger.warning(
+                "No admin password is set. Open the settings page on port %d and enter the setup "
+                "code %s to choose one.",
+                self.address[1],
+                self.console.setup_code,
+            )
         return self.address
 
     def stop(self) -> None:
@@ -90,12 +100,33 @@ def build(
     def model_for(values: settings.Values) -> Model:
         return models.get(chat.model_config(values))
 
-    delivery = chat.ChatDelivery(sender or synology.ChatClient(), data)
-    bot = chat.Bot(data, live, model_for, delivery)
+    monitor = Monitor()
+    chat_client = sender or synology.ChatClient()
+    delivery = chat.ChatDelivery(
+        chat_client, data, on_error=lambda kind, text: monitor.error("chat", kind, text)
+    )
+    bot = chat.Bot(data, live, model_for, delivery, observer=monitor)
     dispatcher = worker.Dispatcher(data, bot.handle, workers=cfg.workers)
-    app = web.create_app(live, bot, dispatcher, lambda values: is_configured(chat.model_config(values)))
+    console = pages.Console(
+        settings=live,
+        save=data.save_settings,
+        monitor=monitor,
+        queue=dispatcher,
+        usage=data.recent_usage,
+        test_model=checks.test_model if model_factory is None else _test_model_with(model_factory),
+        test_chat=lambda values, user_id: checks.test_chat(values, chat_client, user_id),
+        model_ready=lambda values: is_configured(chat.model_config(values)),
+        setup_code=auth.new_setup_code(),
+    )
+    app = web.create_app(live, bot, dispatcher, console)
     server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
-    return Runtime(cfg, data, live, dispatcher, server)
+    return Runtime(cfg, data, live, dispatcher, server, console)
+
+
+def _test_model_with(factory: ModelFactory) -> Callable[[settings.Values], checks.Result]:
+    """Tests pass a factory with short backoffs; the page's check then builds its clients the
+    same way."""
+    return lambda values: checks.test_model(values, make=factory.make)
 
 
 def serve(cfg: config.Config, environ: Mapping[str, str]) -> int:

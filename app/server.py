@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 class Server:
     def __init__(self, app: Any, host: str, port: int, *, threads: int = 16, max_body: int) -> None:
+        self.app = app
         self._server = wsgi.Server(
             (host, port), app, numthreads=threads, shutdown_timeout=5, server_name="SynoChatGPT"
         )

@@ -1,8 +1,8 @@
-"""HTTP routes. Thin: parse, hand over, answer. Built by create_app(); nothing global."""
+"""HTTP routes for Synology Chat and health checks; the settings page's routes are in pages.py.
+Thin: parse, hand over, answer. Built by create_app(); nothing global."""
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import time
@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, synology
+from app import __version__, pages, synology
+from app.monitor import Monitor
 from app.settings import Values
 from app.worker import Job
 
@@ -19,6 +20,12 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Chat's messages are far smaller; anything bigger is not from Chat
 TOO_LARGE = "the body is larger than 1 MB"
+# No inline script or style anywhere, so the policy can forbid both: an injected <script> in a
+# page would not run.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class Inbox(Protocol):
@@ -44,38 +51,39 @@ def create_app(
     settings: Callable[[], Values],
     inbox: Inbox,
     queue: Queue,
-    model_ready: Callable[[Values], bool],
+    console: pages.Console,
     clock: Callable[[], float] = time.monotonic,
 ) -> bottle.Bottle:
     app = bottle.Bottle()
     started = clock()
+    monitor = console.monitor
 
     @app.hook("after_request")  # type: ignore[untyped-decorator]
     def security_headers() -> None:
         bottle.response.set_header("X-Content-Type-Options", "nosniff")
-        bottle.response.set_header("Referrer-Policy", "no-referrer")
+        # Not no-referrer: with it, browsers send "Origin: null" on form posts, and the CSRF
+        # check needs the real origin. same-origin still tells other sites nothing.
+        bottle.response.set_header("Referrer-Policy", "same-origin")
         bottle.response.set_header("X-Frame-Options", "DENY")
+        bottle.response.set_header("Content-Security-Policy", CSP)
+        bottle.response.set_header("Cross-Origin-Opener-Policy", "same-origin")
 
-    @app.get("/healthz")  # type: ignore[untyped-decorator]
+    @app.get("/healthz", public=True)  # type: ignore[untyped-decorator]
     def healthz() -> bottle.HTTPResponse:
         return _json(
             200, status="ok", version=__version__, uptime=round(clock() - started, 1), queue=queue.pending()
         )
 
-    @app.route("/webhook", method=["GET", "HEAD"])  # type: ignore[untyped-decorator]
+    @app.route("/webhook", method=["GET", "HEAD"], public=True)  # type: ignore[untyped-decorator]
     def webhook_probe() -> bottle.HTTPResponse:
         # Chat is reported to probe the URL; a 405 here breaks delivery.
         return _json(200, success=True, service="SynoChatGPT")
 
-    @app.post("/webhook")  # type: ignore[untyped-decorator]
+    @app.post("/webhook", public=True)  # type: ignore[untyped-decorator]
     def webhook() -> bottle.HTTPResponse:
-        return _webhook(settings, inbox, queue)
+        return _webhook(settings, inbox, queue, monitor)
 
-    @app.get("/")  # type: ignore[untyped-decorator]
-    def index() -> str:
-        values = settings()
-        return _status_page(values, model_ready(values))
-
+    pages.install(app, console)
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_error_page)
     return app
@@ -111,24 +119,38 @@ def _read_body() -> bytes:
     return body
 
 
-def _webhook(settings: Callable[[], Values], inbox: Inbox, queue: Queue) -> bottle.HTTPResponse:
+def _webhook(
+    settings: Callable[[], Values], inbox: Inbox, queue: Queue, monitor: Monitor
+) -> bottle.HTTPResponse:
+    client = pages.client_address()
     try:
         message = synology.parse_inbound(_read_body(), bottle.request.content_type or "")
     except synology.BadRequest as exc:
         log.info("webhook refused (%d): %s", exc.status, exc)
+        reason = {401: "no_token", 413: "too_large", 415: "bad_type"}.get(exc.status, "bad_body")
+        monitor.webhook(exc.status, reason, client=client, detail=str(exc))
         return _json(exc.status, success=False, error=str(exc))
+    who = {
+        "client": client,
+        "user_id": message.user_id,
+        "username": message.username,
+        "chars": len(message.text),
+    }
     values = settings()
     expected = synology.expected_token(values.bot_token, values.bot_incoming_url)
     if not expected:
         log.warning("webhook refused: no bot token is configured yet (set bot_incoming_url)")
+        monitor.webhook(403, "not_configured", **who)
         return _json(403, success=False, error="the bot is not configured: no bot token is set")
     if not synology.token_matches(expected, message.token):
         log.warning("webhook refused: wrong token (from user id %s)", message.user_id)
+        monitor.webhook(403, "wrong_token", **who)
         return _json(403, success=False, error="wrong token")
     if not values.bot_incoming_url:
         # No way to post an answer later: asking the model would only bill the owner and put an
         # answer nobody saw into the history. The reply body is the one channel left to say so.
         log.warning("message from user %s not answered: bot_incoming_url is not set", message.user_id)
+        monitor.webhook(200, "no_incoming_url", **who)
         return _json(
             200,
             success=True,
@@ -146,23 +168,12 @@ def _webhook(settings: Callable[[], Values], inbox: Inbox, queue: Queue) -> bott
     except OSError as exc:
         # Not stored, so not acknowledged: Chat tells the user the bot failed, which is true.
         log.error("could not store a message from user %s: %s", message.user_id, exc)
+        monitor.webhook(503, "store_failed", **who)
         return _json(503, success=False, error="the bot cannot store messages right now")
     if not fresh:
         log.info("ignored a repeated delivery of post %s", message.post_id)
+        monitor.webhook(200, "duplicate", **who)
         return _json(200, success=True, duplicate=True)
     log.info("accepted a message from user %s (%d chars)", message.user_id, len(message.text))
+    monitor.webhook(200, "accepted", **who)
     return _json(200, success=True)
-
-
-def _status_page(values: Values, model_ready: bool) -> str:
-    """A plain status page until the settings page exists: no secrets, no settings."""
-    root = bottle.request.urlparts
-    outgoing = f"{root.scheme}://{root.netloc}/webhook"
-    model = "configured" if model_ready else "not set"
-    bot = "configured" if synology.expected_token(values.bot_token, values.bot_incoming_url) else "not set"
-    return (
-        "<!doctype html><meta charset=utf-8><title>SynoChatGPT</title>"
-        f"<h1>SynoChatGPT {html.escape(__version__)}</h1>"
-        f"<p>Model: {model} · Synology Chat bot: {bot}</p>"
-        f"<p>Outgoing URL for the bot in Synology Chat: <code>{html.escape(outgoing)}</code></p>"
-    )

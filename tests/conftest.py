@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 import requests
 
-from app import config
+from app import auth, config
 from app.__main__ import Runtime, build
 from app.llm import ModelFactory, OpenAIModel
 from app.synology import ChatClient
 from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.webclient import ADMIN_PASSWORD, WebClient
 
 API_KEY = "sk-test-key-0123456789abcdef"
 BOT_TOKEN = "Tk" * 32  # 64 characters, like Chat's tokens
@@ -136,3 +137,25 @@ def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Ite
 @pytest.fixture
 def bot(make_bot: Callable[..., Bot]) -> Bot:
     return make_bot()
+
+
+@pytest.fixture(scope="session")
+def admin_hash() -> str:
+    """Hashing is slow on purpose; one hash serves the whole run."""
+    return auth.hash_password(ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admin_bot(make_bot: Callable[..., Bot], admin_hash: str) -> Bot:
+    """A running bot whose settings page has the admin password ADMIN_PASSWORD."""
+    return make_bot(admin_password=admin_hash)
+
+
+@pytest.fixture
+def admin(admin_bot: Bot) -> WebClient:
+    """A browser-like client logged in to admin_bot's settings page."""
+    client = WebClient(admin_bot.url)
+    answer = client.login()
+    assert answer.status_code == 303, answer.text
+    assert client.get("/").status_code == 200  # as a browser does: it picks up the page's token
+    return client

@@ -196,6 +196,12 @@ def test_container_chats_runs_as_non_root_and_keeps_data(
         pid1 = docker_cmd(docker, "exec", first.name, "cat", "/proc/1/cmdline").replace("\0", " ")
         assert re.search(r"python3? -m app serve", pid1), pid1
 
+        # The settings page ships in the image: first run asks for the code printed in the log.
+        setup = requests.get(first.url + "/", timeout=5, allow_redirects=True)
+        assert setup.url.endswith("/setup") and 'name="code"' in setup.text
+        assert requests.get(first.url + "/static/app.js", timeout=5).status_code == 200
+        assert re.search(r"setup code [2-9A-Z]{4}-[2-9A-Z]{4}", first.logs())
+
         first.say("Remember: my cat is called Miso.", post_id=1)
         assert fake_chat.wait_for(1, timeout=30)[0].text == "Answer to: Remember: my cat is called Miso."
         set_prompt = [

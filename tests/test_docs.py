@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-from app import config, i18n, settings
+from app import config, i18n, pages, pagetext, pagetext_hant, settings, synology
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -52,6 +53,7 @@ ALLOWED = {
     "llm": {"openai", "httpx2"},
     "synology": {"requests", "urllib3"},
     "web": {"bottle"},
+    "pages": {"bottle"},
     "server": {"cheroot"},
 }
 OUTSIDE = {"tinydb", "openai", "httpx2", "requests", "urllib3", "bottle", "cheroot"}
@@ -97,3 +99,60 @@ def test_nothing_runs_on_import(module: str) -> None:
                         "Path",
                         "logging.getLogger",
                     }, f"{module}: {name}() runs on import"
+
+
+# -- the settings page's words ------------------------------------------------------------------
+
+
+def test_every_page_text_is_in_every_language() -> None:
+    for key, table in pagetext.TEXTS.items():
+        assert table.get("en") and table.get("zh"), key
+        assert pagetext_hant.TEXTS.get(key), f"{key} has no Traditional Chinese"
+        expected = _fields(table["en"])
+        assert _fields(table["zh"]) == expected, f"{key}/zh uses other placeholders"
+        assert _fields(pagetext_hant.TEXTS[key]) == expected, f"{key}/zh-Hant uses other placeholders"
+    assert set(pagetext_hant.TEXTS) == set(pagetext.TEXTS), "pagetext_hant.py is out of date"
+
+
+@pytest.mark.parametrize("setting", settings.SETTINGS, ids=lambda s: s.name)
+def test_every_setting_has_a_label_and_help_in_chinese(setting: settings.Setting) -> None:
+    assert setting.label, setting.name
+    for table in (pagetext.SETTING_TEXTS, pagetext_hant.SETTING_TEXTS):
+        assert table[setting.name]["label"] and table[setting.name]["help"]
+
+
+def test_every_text_the_templates_and_pages_use_exists() -> None:
+    used: set[str] = set()
+    for path in [*(ROOT / "app" / "views").glob("*.tpl"), ROOT / "app" / "pages.py"]:
+        used |= set(re.findall(r"\bt\('([a-z_]+)'", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r'\bt\("([a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert len(used) > 50
+    missing = sorted(key for key in used if key not in pagetext.TEXTS and not key.endswith("_"))
+    assert not missing, missing
+    prefixed = {
+        "msg_": pages.MESSAGES,
+        "g_": settings.GROUPS,
+        "p_": settings.PROBLEMS,
+        "wh_": _webhook_reasons(),
+        "src_": ("model", "chat"),  # Monitor.error's sources
+    }
+    for prefix, names in prefixed.items():
+        absent = [name for name in names if prefix + name not in pagetext.TEXTS]
+        assert not absent, (prefix, absent)
+
+
+def test_every_model_and_chat_error_has_a_sentence() -> None:
+    model_kinds = re.findall(r'ModelError\("([a-z_]+)"', (ROOT / "app" / "llm.py").read_text())
+    chat_kinds = re.findall(r'ChatError\(\s*"([a-z_]+)"', (ROOT / "app" / "synology.py").read_text())
+    chat_kinds += list(synology.ERROR_KINDS.values())
+    assert len(set(model_kinds)) >= 8 and len(set(chat_kinds)) >= 6
+    assert all(f"me_{kind}" in pagetext.TEXTS for kind in model_kinds), model_kinds
+    assert all(f"ce_{kind}" in pagetext.TEXTS for kind in chat_kinds), chat_kinds
+
+
+def _webhook_reasons() -> set[str]:
+    source = (ROOT / "app" / "web.py").read_text(encoding="utf-8")
+    found = set(re.findall(r'monitor\.webhook\(\s*\w+,\s*"([a-z_]+)"', source))
+    found |= set(re.findall(r'\d{3}: "([a-z_]+)"', source)) | {"bad_body"}
+    assert len(found) >= 8, found
+    return found

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import requests
 
-from tests.conftest import API_KEY, BOT_TOKEN, Bot
+from tests.conftest import BOT_TOKEN, Bot
 from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
 
@@ -160,19 +160,6 @@ def test_bad_content_length_is_400(bot: Bot) -> None:
 def test_unknown_route_is_a_plain_404(bot: Bot) -> None:
     answer = requests.get(bot.url + "/nope", timeout=5)
     assert answer.status_code == 404 and "Traceback" not in answer.text
-
-
-def test_status_page_shows_the_outgoing_url_and_no_secret(bot: Bot) -> None:
-    page = requests.get(bot.url + "/", timeout=5).text
-    assert f"{bot.url}/webhook" in page
-    assert "Model: configured" in page and "bot: configured" in page
-    assert API_KEY not in page and BOT_TOKEN not in page
-
-
-def test_status_page_says_what_is_missing(make_bot: Callable[..., Bot]) -> None:
-    bot = make_bot(openai_base_url="https://api.openai.com/v1", openai_api_key="", bot_incoming_url="")
-    page = requests.get(bot.url + "/", timeout=5).text
-    assert "Model: not set" in page and "bot: not set" in page
 
 
 def test_without_an_incoming_url_the_user_is_told_and_the_model_is_not_asked(

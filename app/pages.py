@@ -1,0 +1,542 @@
+"""The settings page: first-run setup, login, the settings form, live checks and the dashboard.
+
+Every route is behind the login unless it is registered with public=True; a bottle plugin
+enforces that, and the CSRF token on every state-changing request, in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import bottle
+
+from app import __version__, auth, chart, checks, pagetext, settings, synology
+from app.monitor import Monitor
+from app.settings import Values
+
+log = logging.getLogger(__name__)
+
+VIEWS = Path(__file__).parent / "views"
+STATIC = Path(__file__).parent / "static"
+SESSION_COOKIE = "synochatgpt_session"
+FORM_COOKIE = "synochatgpt_form"
+LANG_COOKIE = "synochatgpt_lang"
+CHART_DAYS = 14
+MESSAGES = ("saved", "password_changed", "logged_out", "welcome")  # ?msg= keys the page shows
+
+
+class Pending(Protocol):
+    def pending(self) -> int: ...
+
+
+@dataclasses.dataclass
+class Console:
+    """What the page needs from the rest of the app, passed in by __main__."""
+
+    settings: Callable[[], Values]
+    save: Callable[[dict[str, Any], tuple[str, ...]], None]
+    monitor: Monitor
+    queue: Pending
+    usage: Callable[[str], dict[int, dict[str, Any]]]
+    test_model: Callable[[Values], checks.Result]
+    test_chat: Callable[[Values, int], checks.Result]
+    model_ready: Callable[[Values], bool]
+    setup_code: str = ""  # shown in the log while no admin password is set
+    sessions: auth.Sessions = dataclasses.field(default_factory=auth.Sessions)
+    throttle: auth.Throttle = dataclasses.field(default_factory=auth.Throttle)
+    form_key: bytes = dataclasses.field(default_factory=lambda: secrets.token_bytes(32))
+    clock: Callable[[], float] = time.time
+    started: float = dataclasses.field(default_factory=time.time)
+    setup_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+
+class Templates:
+    """SimpleTemplate files from views/, compiled once. {{…}} escapes HTML."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, bottle.SimpleTemplate] = {}
+
+    def render(self, name: str, **values: Any) -> str:
+        template = self._cache.get(name)
+        if template is None:
+            template = self._cache[name] = bottle.SimpleTemplate(name=name, lookup=[str(VIEWS)])
+        return str(template.render(**values))
+
+
+# -- plumbing shared by the routes -------------------------------------------------------------
+
+
+def client_address() -> str:
+    # Not request.remote_addr: that believes X-Forwarded-For, which any client can send.
+    return str(bottle.request.environ.get("REMOTE_ADDR", ""))
+
+
+def language() -> str:
+    chosen = bottle.request.query.get("lang") or bottle.request.get_cookie(LANG_COOKIE) or ""
+    if chosen in pagetext.LANGUAGES:
+        return chosen
+    return pagetext.from_accept_language(bottle.request.headers.get("Accept-Language", ""))
+
+
+# Routes set bottle.response and return the body: a returned HTTPResponse would replace the
+# response's cookies, and the session and form cookies are set along the way.
+
+
+def _json(code: int, **body: Any) -> str:
+    bottle.response.status = code
+    bottle.response.content_type = "application/json; charset=utf-8"
+    bottle.response.set_header("Cache-Control", "no-store")
+    return json.dumps(body, ensure_ascii=False)
+
+
+def _redirect(location: str) -> str:
+    bottle.response.status = 303
+    bottle.response.set_header("Location", location)
+    return ""
+
+
+def _secure() -> bool:
+    scheme: str = bottle.request.urlparts.scheme
+    return scheme == "https"
+
+
+def _set_cookie(name: str, value: str, max_age: int | None = None) -> None:
+    options: dict[str, Any] = {"httponly": True, "samesite": "Strict", "path": "/", "secure": _secure()}
+    if max_age is not None:
+        options["max_age"] = max_age
+    bottle.response.set_cookie(name, value, **options)
+
+
+def _same_origin() -> bool:
+    """A browser names the page a POST came from; refuse one from another site. (No Origin
+    header means an older browser or a script, and then the CSRF token alone decides.)"""
+    origin: str | None = bottle.request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin is None
+    host: str = bottle.request.headers.get("Host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+class RequireLogin:
+    """Bottle plugin: every route needs a live session, and every non-GET one a CSRF token,
+    unless the route was added with public=True."""
+
+    name = "require_login"
+    api = 2
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
+        if route.config.get("public"):
+            return callback
+        console = self._console
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            values = console.settings()
+            session = console.sessions.get(
+                bottle.request.get_cookie(SESSION_COOKIE) or "", values.admin_password or ""
+            )
+            api = bottle.request.path.startswith("/api/") or bottle.request.method not in ("GET", "HEAD")
+            if session is None:
+                if api:
+                    return _json(401, ok=False, error="log in first")
+                return _redirect("/login" if values.admin_password else "/setup")
+            if bottle.request.method not in ("GET", "HEAD"):
+                given = bottle.request.headers.get("X-CSRF-Token") or bottle.request.forms.get("csrf") or ""
+                if not auth.token_ok(session.csrf, given) or not _same_origin():
+                    log.warning(
+                        "refused a %s to %s without a valid CSRF token", bottle.request.method, route.rule
+                    )
+                    return _json(403, ok=False, error="missing or wrong CSRF token; reload the page")
+            bottle.request.environ["synochatgpt.session"] = session
+            return callback(*args, **kwargs)
+
+        return guarded
+
+
+def current_session() -> auth.Session:
+    session: auth.Session = bottle.request.environ["synochatgpt.session"]
+    return session
+
+
+def form() -> bottle.FormsDict:
+    """The form with its fields decoded as UTF-8 (bottle 0.13 gives latin-1 otherwise)."""
+    decoded: bottle.FormsDict = bottle.request.forms.decode()
+    return decoded
+
+
+# -- the settings form ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class FormResult:
+    changes: dict[str, Any]
+    remove: tuple[str, ...]
+    errors: dict[str, settings.Invalid]
+    submitted: dict[str, str]  # what the user typed, to show again next to an error (never secrets)
+
+
+def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
+    """Turn the posted form into changes. A secret's field left empty keeps the stored value,
+    `clear_<name>` removes it. A value equal to its default is removed rather than stored, so a
+    later version's better default still reaches this NAS."""
+    changes: dict[str, Any] = {}
+    remove: list[str] = []
+    errors: dict[str, settings.Invalid] = {}
+    submitted: dict[str, str] = {}
+    for item in settings.SETTINGS:
+        if item.group not in settings.GROUPS or item.name in values.fixed:
+            continue
+        if item.secret and fields.get(f"clear_{item.name}"):
+            remove.append(item.name)
+            continue
+        raw = fields.get(item.name, "")
+        if item.kind == "bool":
+            raw = "true" if raw else "false"  # an unticked box is not posted at all
+        elif item.secret and not raw.strip():
+            continue
+        if not item.secret:
+            submitted[item.name] = raw
+        try:
+            value = settings.parse(item, raw)
+        except settings.Invalid as exc:
+            errors[item.name] = exc
+            continue
+        if value == item.default:
+            remove.append(item.name)
+        else:
+            changes[item.name] = value
+    return FormResult(changes, tuple(remove), errors, submitted)
+
+
+def apply_form(values: Values, result: FormResult) -> Values:
+    """The values as they would be after saving: for the live checks on unsaved edits."""
+    merged = dict(values.values)
+    for name in result.remove:
+        merged[name] = settings.BY_NAME[name].default
+    merged.update(result.changes)
+    return Values(merged, values.fixed)
+
+
+# -- the routes ---------------------------------------------------------------------------------
+
+
+def install(app: bottle.Bottle, console: Console) -> None:
+    app.install(RequireLogin(console))
+    Pages(console).route(app)
+
+
+class Pages:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.views = Templates()
+
+    def route(self, app: bottle.Bottle) -> None:
+        public = [
+            ("GET", "/setup", self.setup_form),
+            ("POST", "/setup", self.setup_submit),
+            ("GET", "/login", self.login_form),
+            ("POST", "/login", self.login_submit),
+            ("GET", "/static/<name:path>", self.static),
+        ]
+        for method, path, callback in public:
+            app.route(path, method, callback, public=True)
+        protected = [
+            ("POST", "/logout", self.logout),
+            ("GET", "/", self.index),
+            ("POST", "/settings", self.save_settings),
+            ("POST", "/password", self.change_password),
+            ("POST", "/api/test-model", self.test_model),
+            ("POST", "/api/test-chat", self.test_chat),
+            ("GET", "/api/webhooks", self.recent_webhooks),
+            ("GET", "/api/status", self.status),
+        ]
+        for method, path, callback in protected:
+            app.route(path, method, callback)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def page(self, name: str, status: int = 200, **values: Any) -> str:
+        lang = language()
+        if bottle.request.query.get("lang") in pagetext.LANGUAGES:
+            _set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600)
+        body = self.views.render(
+            name,
+            t=pagetext.translator(lang),
+            lang=lang,
+            languages=pagetext.LANGUAGES,
+            version=__version__,
+            # The language links reload this page; after a form post that is the page itself.
+            path=bottle.request.path if bottle.request.method == "GET" else "/",
+            **values,
+        )
+        bottle.response.status = status
+        bottle.response.content_type = "text/html; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-store")
+        return body
+
+    def form_csrf(self) -> str:
+        nonce = bottle.request.get_cookie(FORM_COOKIE) or ""
+        if len(nonce) < 20:
+            nonce = secrets.token_urlsafe(24)
+            _set_cookie(FORM_COOKIE, nonce)
+        return auth.form_token(self.console.form_key, nonce)
+
+    def form_csrf_ok(self) -> bool:
+        nonce = bottle.request.get_cookie(FORM_COOKIE) or ""
+        expected = auth.form_token(self.console.form_key, nonce) if nonce else ""
+        return auth.token_ok(expected, bottle.request.forms.get("csrf") or "") and _same_origin()
+
+    def start_session(self, password_hash: str) -> None:
+        session = self.console.sessions.create(password_hash)
+        _set_cookie(SESSION_COOKIE, session.id)
+
+    def auth_page(self, name: str, status: int = 200, error: str = "", wait: float = 0, **values: Any) -> str:
+        """The setup and login pages, with a fresh form token."""
+        if error == "too_many":
+            bottle.response.set_header("Retry-After", str(round(wait + 0.5)))
+        values.setdefault("message", "")
+        return self.page(name, status, csrf=self.form_csrf(), error=error, wait=round(wait + 0.5), **values)
+
+    # -- first run and login -------------------------------------------------------------------
+
+    def setup_form(self) -> str:
+        if self.console.settings().admin_password:
+            return _redirect("/login")
+        return self.auth_page("setup")
+
+    def setup_submit(self) -> str:
+        console = self.console
+        if not self.form_csrf_ok():
+            return self.auth_page("setup", 403, "csrf")
+        client = client_address()
+        wait = console.throttle.wait(client)
+        if wait:
+            return self.auth_page("setup", 429, "too_many", wait)
+        fields = form()
+        with console.setup_lock:
+            if console.settings().admin_password:
+                return _redirect("/login")
+            if not auth.setup_code_matches(fields.get("code", ""), console.setup_code):
+                delay = console.throttle.failed(client)
+                log.warning("first-run setup: wrong setup code from %s", client)
+                return self.auth_page(
+                    "setup", 429 if delay else 401, "too_many" if delay else "bad_code", delay
+                )
+            problem = auth.password_problem(fields.get("password", ""), fields.get("confirm", ""))
+            if problem:
+                return self.auth_page("setup", 400, problem)
+            password_hash = auth.hash_password(fields.get("password", ""))
+            console.save({"admin_password": password_hash}, ())
+        console.throttle.succeeded(client)
+        log.info("the admin password was set on the first-run page (from %s)", client)
+        self.start_session(password_hash)
+        return _redirect("/?msg=welcome")
+
+    def login_form(self) -> str:
+        if not self.console.settings().admin_password:
+            return _redirect("/setup")
+        message = bottle.request.query.get("msg", "")
+        return self.auth_page("login", message=message if message in MESSAGES else "")
+
+    def login_submit(self) -> str:
+        console = self.console
+        values = console.settings()
+        if not values.admin_password:
+            return _redirect("/setup")
+        if not self.form_csrf_ok():
+            return self.auth_page("login", 403, "csrf")
+        client = client_address()
+        wait = console.throttle.wait(client)
+        if wait:
+            return self.auth_page("login", 429, "too_many", wait)
+        if not auth.verify_password(form().get("password", ""), values.admin_password):
+            delay = console.throttle.failed(client)
+            log.warning("failed login from %s", client)
+            if delay:
+                return self.auth_page("login", 429, "too_many", delay)
+            return self.auth_page("login", 401, "bad_password")
+        console.throttle.succeeded(client)
+        log.info("admin logged in from %s", client)
+        self.start_session(values.admin_password)
+        return _redirect("/")
+
+    def logout(self) -> str:
+        self.console.sessions.end(current_session().id)
+        _set_cookie(SESSION_COOKIE, "", max_age=0)
+        return _redirect("/login?msg=logged_out")
+
+    # -- the page --------------------------------------------------------------------------------
+
+    def main_page(self, status: int = 200, result: FormResult | None = None, password_error: str = "") -> str:
+        console = self.console
+        values = console.settings()
+        t = pagetext.translator(language())
+        days = chart.days_back(datetime.date.fromtimestamp(console.clock()), CHART_DAYS)
+        rows = chart.series(console.usage(days[0]), days, t("others"))
+        root = bottle.request.urlparts
+        message = bottle.request.query.get("msg", "")
+        webhooks = console.monitor.webhooks()
+        return self.page(
+            "settings",
+            status,
+            csrf=current_session().csrf,
+            values=values,
+            settings=settings,
+            groups=settings.GROUPS,
+            errors=result.errors if result else {},
+            submitted=result.submitted if result else {},
+            outgoing=f"{root.scheme}://{root.netloc}/webhook",
+            status_info=self.status_info(values),
+            webhooks=webhooks,
+            recent_errors=console.monitor.errors(),
+            chart_svg=chart.svg(rows, days, t("chart_title")),
+            chart_rows=rows,
+            chart_days=days,
+            message=message if message in MESSAGES else "",
+            last_user=next((w.user_id for w in webhooks if w.accepted and w.user_id), ""),
+            fmt_time=_fmt_time,
+            password_error=password_error,
+        )
+
+    def status_info(self, values: Values) -> dict[str, Any]:
+        console = self.console
+        return {
+            "version": __version__,
+            "uptime": _duration(console.clock() - console.started),
+            "queue": console.queue.pending(),
+            "latency": console.monitor.latency(),
+            "model_ready": console.model_ready(values),
+            "bot_ready": bool(synology.expected_token(values.bot_token, values.bot_incoming_url)),
+            "incoming_ready": bool(values.bot_incoming_url),
+        }
+
+    def index(self) -> str:
+        return self.main_page()
+
+    def save_settings(self) -> str:
+        result = read_settings_form(form(), self.console.settings())
+        if result.errors:
+            return self.main_page(400, result)
+        self.console.save(result.changes, result.remove)
+        log.info(
+            "settings saved from the settings page: %s",
+            ", ".join(sorted([*result.changes, *result.remove])) or "nothing changed",
+        )
+        return _redirect("/?msg=saved#settings")
+
+    def change_password(self) -> str:
+        console = self.console
+        values = console.settings()
+        if "admin_password" in values.fixed:
+            return self.main_page(400, password_error="pw_fixed")  # noqa: S106 (a message key)
+        client = client_address()
+        if console.throttle.wait(client):
+            return self.main_page(429, password_error="too_many")  # noqa: S106
+        fields = form()
+        if not auth.verify_password(fields.get("current", ""), values.admin_password):
+            console.throttle.failed(client)
+            return self.main_page(400, password_error="bad_current")  # noqa: S106
+        problem = auth.password_problem(fields.get("password", ""), fields.get("confirm", ""))
+        if problem:
+            return self.main_page(400, password_error=problem)
+        console.throttle.succeeded(client)
+        password_hash = auth.hash_password(fields.get("password", ""))
+        console.save({"admin_password": password_hash}, ())
+        console.sessions.end_others(current_session().id, password_hash)
+        log.info("the admin password was changed from %s; other sessions ended", client)
+        return _redirect("/?msg=password_changed#account")
+
+    # -- live checks and data for the page's script ------------------------------------------------
+
+    def checked_values(self) -> tuple[Values, str | None]:
+        values = self.console.settings()
+        result = read_settings_form(form(), values)
+        if result.errors:
+            t = pagetext.translator(language())
+            problems = {name: t.problem(exc) for name, exc in result.errors.items()}
+            return values, _json(400, ok=False, error=t("fix_fields"), fields=problems)
+        return apply_form(values, result), None
+
+    def test_model(self) -> str:
+        values, refused = self.checked_values()
+        if refused is not None:
+            return refused
+        result = self.console.test_model(values)
+        t = pagetext.translator(language())
+        body: dict[str, Any] = {"ok": result.ok, **result.data}
+        if "models_error" in body:
+            body["models_error"] = t("models_unlisted", detail=body["models_error"])
+        if not result.ok:
+            body["error"] = pagetext.model_error(t, result)
+        return _json(200, **body)
+
+    def test_chat(self) -> str:
+        values, refused = self.checked_values()
+        if refused is not None:
+            return refused
+        t = pagetext.translator(language())
+        raw = (form().get("user_id") or "").strip()
+        if not raw.isdigit() or not 0 < int(raw) < 2**31:
+            return _json(400, ok=False, error=t("bad_user_id"), fields={"user_id": t("bad_user_id")})
+        result = self.console.test_chat(values, int(raw))
+        body: dict[str, Any] = {"ok": result.ok, **result.data}
+        if not result.ok:
+            body["error"] = pagetext.chat_error(t, result)
+        return _json(200, **body)
+
+    def recent_webhooks(self) -> str:
+        t = pagetext.translator(language())
+        rows = [
+            {
+                "time": _fmt_time(w.at),
+                "client": w.client,
+                "status": w.status,
+                "accepted": w.accepted,
+                "reason": t(f"wh_{w.reason}"),
+                "detail": w.detail,
+                "user_id": w.user_id,
+                "username": w.username,
+                "chars": w.chars,
+            }
+            for w in self.console.monitor.webhooks()
+        ]
+        return _json(200, rows=rows)
+
+    def status(self) -> str:
+        errors = [
+            {"time": _fmt_time(e.at), "source": e.source, "kind": e.kind, "message": e.message}
+            for e in self.console.monitor.errors()
+        ]
+        return _json(200, **self.status_info(self.console.settings()), errors=errors)
+
+    def static(self, name: str) -> bottle.HTTPResponse:
+        response: bottle.HTTPResponse = bottle.static_file(name, root=str(STATIC))
+        response.set_header("Cache-Control", "public, max-age=3600")
+        return response
+
+
+def _fmt_time(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s"

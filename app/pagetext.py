@@ -1,0 +1,506 @@
+"""The settings page's words in English and Simplified Chinese (Traditional Chinese is in
+pagetext_hant.py), the choice of language, and the sentences for each error a check can meet."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from app import pagetext_hant
+from app.settings import Invalid, Setting, masked
+
+LANGUAGES = ("en", "zh", "zh-Hant")
+NAMES = {"en": "English", "zh": "简体中文", "zh-Hant": "繁體中文"}
+
+TEXTS: dict[str, dict[str, str]] = {
+    # layout, login, first run
+    "language": {"en": "Language", "zh": "语言"},
+    "logout": {"en": "Log out", "zh": "退出登录"},
+    "setup_title": {"en": "Welcome: choose the admin password", "zh": "欢迎：设置管理员密码"},
+    "setup_intro": {
+        "en": "To prove that this appliance is yours, enter the setup code that SynoChatGPT printed in "
+        "its log when it started (docker logs, the terminal of make run, or the package's log file).",
+        "zh": "为证明这台设备属于你，请输入 SynoChatGPT 启动时在日志中打印的设置码（docker logs、"
+        "make run 所在的终端，或套件的日志文件）。",
+    },
+    "setup_log_example": {
+        "en": "WARNING app: No admin password is set. … enter the setup code ABCD-EFGH …",
+        "zh": "WARNING app: No admin password is set. … enter the setup code ABCD-EFGH …",
+    },
+    "setup_code": {"en": "Setup code", "zh": "设置码"},
+    "setup_submit": {"en": "Set password and continue", "zh": "设置密码并继续"},
+    "new_password": {"en": "New password", "zh": "新密码"},
+    "confirm_password": {"en": "Repeat the new password", "zh": "再次输入新密码"},
+    "current_password": {"en": "Current password", "zh": "当前密码"},
+    "password_rule": {"en": "At least 8 characters.", "zh": "至少 8 个字符。"},
+    "password": {"en": "Password", "zh": "密码"},
+    "login_title": {"en": "Log in to SynoChatGPT", "zh": "登录 SynoChatGPT"},
+    "login_submit": {"en": "Log in", "zh": "登录"},
+    "login_forgot": {
+        "en": "Forgot the password? On the NAS run: python -m app settings set admin_password -",
+        "zh": "忘记密码？在 NAS 上运行：python -m app settings set admin_password -",
+    },
+    "csrf": {
+        "en": "The form had expired. Please try again.",
+        "zh": "表单已过期，请重试。",
+    },
+    "bad_code": {
+        "en": "That setup code is not right. Look for it in the log.",
+        "zh": "设置码不正确，请在日志中查找。",
+    },
+    "bad_password": {"en": "Wrong password.", "zh": "密码错误。"},
+    "bad_current": {"en": "The current password is wrong.", "zh": "当前密码错误。"},
+    "too_many": {
+        "en": "Too many wrong attempts. Try again in {wait} seconds.",
+        "zh": "错误次数过多，请在 {wait} 秒后重试。",
+    },
+    "pw_short": {"en": "The password needs at least 8 characters.", "zh": "密码至少需要 8 个字符。"},
+    "pw_long": {"en": "The password is too long.", "zh": "密码太长。"},
+    "pw_mismatch": {"en": "The two passwords are not the same.", "zh": "两次输入的密码不一致。"},
+    "pw_fixed": {
+        "en": "The admin password is set by the environment variable SYNOCHATGPT_ADMIN_PASSWORD; change it there.",
+        "zh": "管理员密码由环境变量 SYNOCHATGPT_ADMIN_PASSWORD 设定，请在那里修改。",
+    },
+    "msg_saved": {
+        "en": "Settings saved. They apply to the next message.",
+        "zh": "设置已保存，将用于下一条消息。",
+    },
+    "msg_password_changed": {
+        "en": "Password changed. Other browsers were logged out.",
+        "zh": "密码已修改，其他浏览器已退出登录。",
+    },
+    "msg_logged_out": {"en": "You are logged out.", "zh": "你已退出登录。"},
+    "msg_welcome": {
+        "en": "The admin password is set. Next: the model and the Synology Chat bot below.",
+        "zh": "管理员密码已设置。下一步：在下方设置模型和 Synology Chat 机器人。",
+    },
+    # the page
+    "page_title": {"en": "Settings", "zh": "设置"},
+    "sections": {"en": "Sections", "zh": "页面导航"},
+    "sec_status": {"en": "Status", "zh": "状态"},
+    "sec_guide": {"en": "Setup guide", "zh": "设置向导"},
+    "sec_settings": {"en": "Settings", "zh": "设置"},
+    "sec_webhooks": {"en": "Recent webhooks", "zh": "最近的 Webhook 请求"},
+    "sec_account": {"en": "Admin password", "zh": "管理员密码"},
+    "fix_fields": {"en": "Some settings need attention.", "zh": "部分设置需要修改。"},
+    "fix_fields_count": {
+        "en": "Nothing was saved: {count} setting(s) need attention (marked below).",
+        "zh": "未保存：有 {count} 项设置需要修改（见下方标记）。",
+    },
+    "st_version": {"en": "Version", "zh": "版本"},
+    "st_uptime": {"en": "Running for", "zh": "已运行"},
+    "st_queue": {"en": "Messages waiting", "zh": "等待中的消息"},
+    "st_latency": {"en": "Model answer time", "zh": "模型回答时间"},
+    "st_latency_value": {
+        "en": "median {median} s, slowest {max} s (last {count})",
+        "zh": "中位数 {median} 秒，最慢 {max} 秒（最近 {count} 次）",
+    },
+    "st_none_yet": {"en": "no answers yet", "zh": "尚无回答"},
+    "st_model": {"en": "Model", "zh": "模型"},
+    "st_bot": {"en": "Synology Chat bot", "zh": "Synology Chat 机器人"},
+    "st_ready": {"en": "configured", "zh": "已配置"},
+    "st_not_set": {"en": "not set up yet", "zh": "尚未设置"},
+    "chart_title": {"en": "Tokens per user per day (14 days)", "zh": "每位用户每天的 token（14 天）"},
+    "chart_table": {"en": "Show the numbers", "zh": "显示数字"},
+    "chart_empty": {"en": "No tokens used in the last 14 days.", "zh": "最近 14 天没有使用 token。"},
+    "others": {"en": "others", "zh": "其他"},
+    "user": {"en": "User", "zh": "用户"},
+    "recent_errors": {"en": "Recent errors", "zh": "最近的错误"},
+    "no_errors": {"en": "No errors since the start.", "zh": "启动以来没有错误。"},
+    "time": {"en": "Time", "zh": "时间"},
+    "source": {"en": "Where", "zh": "来源"},
+    "what": {"en": "What happened", "zh": "详情"},
+    "src_model": {"en": "model", "zh": "模型"},
+    "src_chat": {"en": "Synology Chat", "zh": "Synology Chat"},
+    "guide_intro": {
+        "en": "Connect a Synology Chat bot in five steps. You need to be a Chat administrator.",
+        "zh": "五步连接 Synology Chat 机器人（需要 Chat 管理员权限）。",
+    },
+    "outgoing_url": {"en": "Outgoing URL for the bot", "zh": "机器人的传出 URL"},
+    "outgoing_help": {
+        "en": "Made from the address of this page. If Chat runs on another machine, use an address it can "
+        "reach (the NAS's LAN IP, not localhost).",
+        "zh": "由本页面的地址生成。如果 Chat 运行在另一台机器上，请使用它能访问的地址（NAS 的局域网 IP，"
+        "而不是 localhost）。",
+    },
+    "copy": {"en": "Copy", "zh": "复制"},
+    "copied": {"en": "Copied", "zh": "已复制"},
+    "copy_failed": {"en": "Select the text and copy it by hand", "zh": "请手动选中并复制"},
+    "guide_1": {
+        "en": "In Synology Chat, open your avatar menu > Integration > Bots > Create, and give the bot a name.",
+        "zh": "在 Synology Chat 中点击头像 > 整合 > 机器人 > 创建，并为机器人命名。",
+    },
+    "guide_2": {
+        "en": "Paste the outgoing URL above into the bot's Outgoing URL field.",
+        "zh": "将上面的传出 URL 粘贴到机器人的“传出 URL”栏。",
+    },
+    "guide_3": {
+        "en": "Copy the bot's Incoming URL (it contains method=chatbot and the token), paste it into "
+        "Bot incoming URL below, and save.",
+        "zh": "复制机器人的“传入 URL”（包含 method=chatbot 和 token），粘贴到下方的“机器人传入 URL”并保存。",
+    },
+    "guide_4": {
+        "en": "Set the model server and model, then press Test model.",
+        "zh": "设置模型服务器和模型，然后点击“测试模型”。",
+    },
+    "guide_5": {
+        "en": "Send the bot a direct message in Chat. It shows up under Recent webhooks; its user id fills "
+        "in Send test message.",
+        "zh": "在 Chat 中给机器人发一条私信。它会出现在“最近的 Webhook 请求”中，其用户 ID 会自动填入“发送测试消息”。",
+    },
+    "g_model": {"en": "Model", "zh": "模型"},
+    "g_chat": {"en": "Synology Chat", "zh": "Synology Chat"},
+    "g_behaviour": {"en": "Behaviour", "zh": "行为"},
+    "g_advanced": {"en": "Advanced", "zh": "高级"},
+    "fixed_by": {
+        "en": "Set by the environment variable {env}; change it there.",
+        "zh": "由环境变量 {env} 设定，请在那里修改。",
+    },
+    "secret_set": {"en": "Set, ends in …{tail}", "zh": "已设置，末尾为 …{tail}"},
+    "secret_set_short": {"en": "Set", "zh": "已设置"},
+    "secret_unset": {"en": "Not set", "zh": "未设置"},
+    "secret_replace": {"en": "Paste a new value to replace it", "zh": "粘贴新值以替换"},
+    "secret_enter": {"en": "Paste the value", "zh": "粘贴值"},
+    "secret_clear": {"en": "Clear it", "zh": "清除"},
+    "not_set": {"en": "(not set)", "zh": "（未设置）"},
+    "yes": {"en": "on", "zh": "开"},
+    "no": {"en": "off", "zh": "关"},
+    "save": {"en": "Save settings", "zh": "保存设置"},
+    "test_model": {"en": "Test model", "zh": "测试模型"},
+    "test_model_help": {
+        "en": "Uses the values on this page, saved or not.",
+        "zh": "使用本页面上的值（无论是否已保存）。",
+    },
+    "pick_model": {"en": "Models on the server", "zh": "服务器上的模型"},
+    "testing": {"en": "Testing…", "zh": "测试中…"},
+    "model_ok": {"en": "The model answered in {ms} ms:", "zh": "模型在 {ms} 毫秒内回答："},
+    "models_found": {"en": "{count} model(s) on the server.", "zh": "服务器上有 {count} 个模型。"},
+    "models_unlisted": {
+        "en": "The server did not list its models ({detail}).",
+        "zh": "服务器没有列出模型（{detail}）。",
+    },
+    "test_user": {"en": "Chat user id for a test message", "zh": "接收测试消息的 Chat 用户 ID"},
+    "test_user_help": {
+        "en": "Your id shows in Recent webhooks after you message the bot, or send it /whoami.",
+        "zh": "给机器人发消息后，你的 ID 会显示在“最近的 Webhook 请求”中；也可以发送 /whoami。",
+    },
+    "test_chat": {"en": "Send test message", "zh": "发送测试消息"},
+    "chat_ok": {"en": "Chat accepted the message. Chat answered:", "zh": "Chat 已接受消息。Chat 的回复："},
+    "bad_user_id": {
+        "en": "Enter a Chat user id: a number such as 4.",
+        "zh": "请输入 Chat 用户 ID：一个数字，例如 4。",
+    },
+    "request_failed": {
+        "en": "The settings page could not reach SynoChatGPT. Is it running?",
+        "zh": "设置页面无法连接 SynoChatGPT，它在运行吗？",
+    },
+    "webhooks_help": {
+        "en": "The last 50 requests to /webhook since the start, newest first. Message texts and tokens are "
+        "never shown.",
+        "zh": "启动以来最近 50 个 /webhook 请求，最新的在前。不显示消息内容和 token。",
+    },
+    "refresh": {"en": "Refresh", "zh": "刷新"},
+    "from": {"en": "From", "zh": "来自"},
+    "result": {"en": "Result", "zh": "结果"},
+    "no_webhooks": {
+        "en": "No webhook requests yet. Send the bot a message in Chat.",
+        "zh": "尚无 Webhook 请求。请在 Chat 中给机器人发一条消息。",
+    },
+    "change_password": {"en": "Change password", "zh": "修改密码"},
+    # webhook outcomes
+    "wh_accepted": {"en": "accepted", "zh": "已接受"},
+    "wh_duplicate": {"en": "repeated delivery, answered once", "zh": "重复投递，只回答一次"},
+    "wh_wrong_token": {
+        "en": "wrong token: the bot's token in Chat differs from Bot incoming URL",
+        "zh": "token 错误：Chat 中机器人的 token 与“机器人传入 URL”不一致",
+    },
+    "wh_not_configured": {
+        "en": "refused: no bot token is set yet (paste Bot incoming URL)",
+        "zh": "已拒绝：尚未设置机器人 token（请粘贴机器人传入 URL）",
+    },
+    "wh_no_incoming_url": {
+        "en": "not answered: Bot incoming URL is not set",
+        "zh": "未回答：未设置机器人传入 URL",
+    },
+    "wh_store_failed": {"en": "could not be stored (disk full?)", "zh": "无法保存（磁盘已满？）"},
+    "wh_no_token": {"en": "refused: no token in the request", "zh": "已拒绝：请求中没有 token"},
+    "wh_too_large": {"en": "refused: larger than 1 MB", "zh": "已拒绝：超过 1 MB"},
+    "wh_bad_type": {"en": "refused: not a form", "zh": "已拒绝：不是表单"},
+    "wh_bad_body": {"en": "refused: a field is missing or wrong", "zh": "已拒绝：缺少字段或字段错误"},
+    # model check errors
+    "me_not_configured": {
+        "en": "Set the model server URL (and an API key for a cloud service) first.",
+        "zh": "请先设置模型服务器 URL（云服务还需 API 密钥）。",
+    },
+    "me_auth": {
+        "en": "The server refused the API key (HTTP {status}). Check the key. {detail}",
+        "zh": "服务器拒绝了 API 密钥（HTTP {status}），请检查密钥。{detail}",
+    },
+    "me_quota": {
+        "en": "The account has no quota or credit left. {detail}",
+        "zh": "账户已没有额度或余额。{detail}",
+    },
+    "me_not_found": {
+        "en": "Not found (HTTP 404): the model name or the server URL is wrong (it usually ends in /v1). {detail}",
+        "zh": "未找到（HTTP 404）：模型名称或服务器 URL 有误（通常以 /v1 结尾）。{detail}",
+    },
+    "me_rate_limit": {
+        "en": "Rate limited by the server; try again shortly. {detail}",
+        "zh": "服务器限流，请稍后再试。{detail}",
+    },
+    "me_timeout": {
+        "en": "The server did not answer in time. A local model may still be loading; try again.",
+        "zh": "服务器未及时回答。本地模型可能仍在加载，请重试。",
+    },
+    "me_unreachable": {
+        "en": "Cannot connect to the model server: check the URL, the port and that the server runs. {detail}",
+        "zh": "无法连接模型服务器：请检查 URL、端口以及服务器是否在运行。{detail}",
+    },
+    "me_server": {
+        "en": "The model server had an error (HTTP {status}). {detail}",
+        "zh": "模型服务器出错（HTTP {status}）。{detail}",
+    },
+    "me_context": {
+        "en": "The prompt is too long for this model. {detail}",
+        "zh": "提示词超出该模型的上下文长度。{detail}",
+    },
+    "me_bad_request": {
+        "en": "The server refused the request (HTTP {status}): {detail}",
+        "zh": "服务器拒绝了请求（HTTP {status}）：{detail}",
+    },
+    "me_bad_response": {
+        "en": "The server's answer was not what an OpenAI-compatible server sends. Is the URL right?",
+        "zh": "服务器的回答不符合 OpenAI 兼容格式，URL 正确吗？",
+    },
+    # chat check errors
+    "ce_no_url": {"en": "Set Bot incoming URL first.", "zh": "请先设置机器人传入 URL。"},
+    "ce_token": {
+        "en": "Chat answered 404: the token in Bot incoming URL is wrong or the bot was deleted. Copy the "
+        "incoming URL again from the bot's settings in Chat.",
+        "zh": "Chat 返回 404：机器人传入 URL 中的 token 错误或机器人已被删除。请从 Chat 的机器人设置中重新复制传入 URL。",
+    },
+    "ce_payload": {
+        "en": "Chat could not deliver the message ({detail}). Is the user id right, and has that user "
+        "opened the bot at least once?",
+        "zh": "Chat 无法投递消息（{detail}）。用户 ID 正确吗？该用户是否至少打开过一次机器人？",
+    },
+    "ce_too_fast": {
+        "en": "Chat says posts come too fast; wait a moment.",
+        "zh": "Chat 提示发送过快，请稍候。",
+    },
+    "ce_too_long": {"en": "Chat says the message is too long.", "zh": "Chat 提示消息过长。"},
+    "ce_tls": {
+        "en": "Certificate error: the NAS's HTTPS certificate could not be verified. See CA certificate "
+        "file and Verify the NAS's HTTPS certificate under Advanced.",
+        "zh": "证书错误：无法验证 NAS 的 HTTPS 证书。请查看“高级”中的“CA 证书文件”和“验证 NAS 的 HTTPS 证书”。",
+    },
+    "ce_timeout": {
+        "en": "The NAS did not answer in time. The message may still arrive.",
+        "zh": "NAS 未及时回答，消息可能仍会送达。",
+    },
+    "ce_unreachable": {
+        "en": "Cannot reach the NAS at the address in Bot incoming URL ({detail}). From this machine, is "
+        "that host and port right?",
+        "zh": "无法通过机器人传入 URL 中的地址连接 NAS（{detail}）。从本机看，主机和端口正确吗？",
+    },
+    "ce_http": {"en": "{detail}", "zh": "{detail}"},
+    "ce_api": {"en": "Chat refused the message: {detail}", "zh": "Chat 拒绝了消息：{detail}"},
+    # setting problems
+    "p_required": {"en": "This is required.", "zh": "此项必填。"},
+    "p_url": {"en": "Enter an http:// or https:// address.", "zh": "请输入 http:// 或 https:// 地址。"},
+    "p_url_incoming": {
+        "en": "This is a channel's incoming-webhook URL (method=incoming). Paste the bot's incoming URL, "
+        "which contains method=chatbot.",
+        "zh": "这是频道的传入 Webhook URL（method=incoming）。请粘贴机器人的传入 URL，其中包含 method=chatbot。",
+    },
+    "p_url_chatbot": {
+        "en": "Paste the bot's incoming URL exactly as Chat shows it, with method=chatbot and token=….",
+        "zh": "请按 Chat 显示的原样粘贴机器人的传入 URL，其中包含 method=chatbot 和 token=…。",
+    },
+    "p_choice": {"en": "Choose one of: {choices}.", "zh": "请从以下选项中选择：{choices}。"},
+    "p_bool": {"en": "Must be on or off.", "zh": "只能是开或关。"},
+    "p_int": {"en": "Enter a whole number.", "zh": "请输入整数。"},
+    "p_number": {"en": "Enter a number, such as 0.7.", "zh": "请输入数字，例如 0.7。"},
+    "p_finite": {"en": "Enter an ordinary number.", "zh": "请输入普通数字。"},
+    "p_range": {"en": "Enter a number from {low} to {high}.", "zh": "请输入 {low} 到 {high} 之间的数字。"},
+    "p_pw_short": {"en": "At least 8 characters.", "zh": "至少 8 个字符。"},
+    "p_pw_long": {"en": "Too long.", "zh": "太长。"},
+    "p_unknown": {"en": "Not a setting.", "zh": "不是有效的设置项。"},
+    "p_fixed": {"en": "Set by the environment variable {env}.", "zh": "由环境变量 {env} 设定。"},
+    # choices
+    "c_language_auto": {"en": "Follow each user's language", "zh": "跟随每位用户的语言"},
+    "c_language_en": {"en": "English", "zh": "英语"},
+    "c_language_zh": {"en": "Simplified Chinese", "zh": "简体中文"},
+}
+
+# Setting labels and help in Chinese; English comes from the Setting itself.
+SETTING_TEXTS: dict[str, dict[str, str]] = {
+    "openai_base_url": {
+        "label": "模型服务器 URL",
+        "help": "OpenAI 兼容服务器的地址，例如 Ollama 为 http://192.168.1.10:11434/v1，DeepSeek 为 https://api.deepseek.com。",
+    },
+    "openai_api_key": {
+        "label": "API 密钥",
+        "help": "模型服务器的 API 密钥。本地服务器（Ollama、LM Studio、llama.cpp）不需要。",
+    },
+    "model": {
+        "label": "模型",
+        "help": "服务器上的模型名称，例如 qwen2.5:7b 或 deepseek-v4-flash。“echo”是内置模型，会原样重复问题，用于测试 Chat 连接。",
+    },
+    "temperature": {
+        "label": "温度",
+        "help": "采样温度，0 到 2：越低越专注，越高越多样。留空则使用服务器默认值；OpenAI 的推理模型只接受默认值。",
+    },
+    "system_prompt": {"label": "系统提示词", "help": "每次对话前发送给模型的指令。"},
+    "context_tokens": {
+        "label": "上下文预算（token）",
+        "help": "系统提示词、历史和问题的 token 预算。超出时丢弃最早的对话；请保持在模型的上下文窗口以内。",
+    },
+    "request_timeout": {
+        "label": "模型超时（秒）",
+        "help": "等待模型开始或继续回答的秒数。NAS CPU 上的本地模型可能较慢：默认允许五分钟无输出。",
+    },
+    "max_retries": {"label": "模型重试次数", "help": "遇到限流、服务器错误或超时时，模型调用的重试次数。"},
+    "proxy": {"label": "代理", "help": "访问模型服务器时使用的 HTTP(S) 代理，例如 http://192.168.1.2:3128。"},
+    "strip_thinking": {
+        "label": "隐藏模型的推理过程",
+        "help": "从回复中删除 <think>…</think> 推理内容（DeepSeek-R1、Qwen3 等）。",
+    },
+    "bot_incoming_url": {
+        "label": "机器人传入 URL",
+        "help": "Synology Chat 显示的机器人传入 URL（整合 > 机器人），包含 method=chatbot 和机器人的 token。",
+    },
+    "bot_token": {"label": "机器人 token", "help": "机器人的 token。留空时从传入 URL 中获取。"},
+    "tls_verify": {
+        "label": "验证 NAS 的 HTTPS 证书",
+        "help": "向 Synology Chat 发送时检查 NAS 的 HTTPS 证书。仅在可信网络中使用自签名证书的 NAS 上关闭；更推荐设置 CA 证书文件。",
+    },
+    "ca_bundle": {"label": "CA 证书文件", "help": "签发 NAS 证书的证书颁发机构的 PEM 文件。"},
+    "language": {"label": "机器人语言", "help": "机器人自身消息的语言：“自动”跟随每位用户的书写语言。"},
+    "admin_password": {
+        "label": "管理员密码",
+        "help": "设置页面的密码（至少 8 个字符），只保存加盐哈希。未设置时，首次访问需要输入日志中打印的设置码。",
+    },
+}
+
+# Texts the page's script shows; they go into the page as JSON.
+SCRIPT_KEYS = (
+    "testing", "model_ok", "models_found", "chat_ok", "copied", "copy_failed", "request_failed",
+    "no_webhooks", "bad_user_id",
+)  # fmt: skip
+
+
+class _Problem(Protocol):
+    ok: bool
+    kind: str
+    status: int | None
+    detail: str
+
+
+def from_accept_language(header: str) -> str:
+    """The first supported language in a browser's Accept-Language, by its q order."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, index, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        if tag.startswith("zh"):
+            traditional = any(mark in tag for mark in ("hant", "-tw", "-hk", "-mo"))
+            return "zh-Hant" if traditional else "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+class Translator:
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGUAGES else "en"
+
+    def __call__(self, key: str, **params: Any) -> str:
+        text = _lookup(key, self.lang)
+        try:
+            return text.format(**params) if params else text
+        except (KeyError, IndexError):
+            return text
+
+    def _setting_text(self, setting: Setting, field: str, english: str) -> str:
+        if self.lang == "en":
+            return english
+        text = SETTING_TEXTS.get(setting.name, {}).get(field, english)
+        return pagetext_hant.convert_setting(setting.name, field, text) if self.lang == "zh-Hant" else text
+
+    def label(self, setting: Setting) -> str:
+        return self._setting_text(setting, "label", setting.label or setting.name)
+
+    def help(self, setting: Setting) -> str:
+        return self._setting_text(setting, "help", setting.help)
+
+    def choice(self, setting: Setting, value: str) -> str:
+        key = f"c_{setting.name}_{value}"
+        return self(key) if key in TEXTS else value
+
+    def tail(self, setting: Setting, value: Any) -> str:
+        # Chat's URLs end in the token's closing quote (%22): the four characters before it
+        # are the ones that tell two tokens apart.
+        text = str(value or "").removesuffix("%22").rstrip('"')
+        return text[-4:] if len(text) >= 12 and setting.kind != "password" else "****"
+
+    def shown(self, setting: Setting, value: Any) -> str:
+        """A value as the page may show it: secrets masked, in the reader's language."""
+        if setting.secret:
+            if not value:
+                return self("secret_unset")
+            return self("secret_set", tail=self.tail(setting, value))
+        if setting.kind == "bool":
+            return self("yes") if value else self("no")
+        text = masked(setting, value)
+        return self("not_set") if text == "(not set)" else text
+
+    def problem(self, exc: Invalid) -> str:
+        return self("p_" + exc.key, **exc.params)
+
+    def language_name(self, code: str) -> str:
+        return NAMES.get(code, code)
+
+    def script_texts(self) -> str:
+        """JSON for a <script type="application/json"> block: '<' escaped so no text can end it."""
+        return json.dumps({key: self(key) for key in SCRIPT_KEYS}, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _lookup(key: str, lang: str) -> str:
+    entry = TEXTS.get(key)
+    if entry is None:
+        return key
+    if lang == "zh-Hant":
+        return pagetext_hant.TEXTS.get(key) or entry["zh"]
+    return entry.get(lang) or entry["en"]
+
+
+def translator(lang: str) -> Translator:
+    return Translator(lang)
+
+
+def problem(t: Translator, exc: Invalid) -> str:
+    return t.problem(exc)
+
+
+def model_error(t: Translator, result: _Problem) -> str:
+    key = f"me_{result.kind}"
+    sentence = t(key, status=result.status or "", detail=result.detail) if key in TEXTS else result.detail
+    return sentence.strip()
+
+
+def chat_error(t: Translator, result: _Problem) -> str:
+    key = f"ce_{result.kind}"
+    return (t(key, detail=result.detail) if key in TEXTS else result.detail).strip()
+
+
+def all_keys() -> Mapping[str, Mapping[str, str]]:
+    return TEXTS

@@ -1,0 +1,172 @@
+% rebase('layout.tpl', title=t('page_title'), logged_in=True)
+<nav class="sections" aria-label="{{t('sections')}}">
+  <a href="#status">{{t('sec_status')}}</a>
+  <a href="#guide">{{t('sec_guide')}}</a>
+  <a href="#settings">{{t('sec_settings')}}</a>
+  <a href="#webhooks">{{t('sec_webhooks')}}</a>
+  <a href="#account">{{t('sec_account')}}</a>
+</nav>
+<main>
+% if message:
+<p class="alert ok" role="status" id="message">{{t('msg_' + message)}}</p>
+% end
+% if errors:
+<p class="alert error" role="alert" id="error-summary">{{t('fix_fields_count', count=len(errors))}}</p>
+% end
+
+<section id="status" class="card">
+  <h2>{{t('sec_status')}}</h2>
+  <dl class="stats">
+    <div><dt>{{t('st_version')}}</dt><dd id="st-version">{{status_info['version']}}</dd></div>
+    <div><dt>{{t('st_uptime')}}</dt><dd id="st-uptime">{{status_info['uptime']}}</dd></div>
+    <div><dt>{{t('st_queue')}}</dt><dd id="st-queue">{{status_info['queue']}}</dd></div>
+    % latency = status_info['latency']
+    <div><dt>{{t('st_latency')}}</dt><dd id="st-latency">{{t('st_latency_value', median=latency['median'], max=latency['max'], count=latency['count']) if latency['count'] else t('st_none_yet')}}</dd></div>
+    <div><dt>{{t('st_model')}}</dt><dd class="{{'good' if status_info['model_ready'] else 'bad'}}" id="st-model">{{values.model if status_info['model_ready'] else t('st_not_set')}}</dd></div>
+    <div><dt>{{t('st_bot')}}</dt><dd class="{{'good' if status_info['bot_ready'] and status_info['incoming_ready'] else 'bad'}}" id="st-bot">{{t('st_ready') if status_info['bot_ready'] and status_info['incoming_ready'] else t('st_not_set')}}</dd></div>
+  </dl>
+  <h3>{{t('chart_title')}}</h3>
+  % if chart_rows:
+  <figure class="chart-box" id="usage-chart">{{!chart_svg}}</figure>
+  <details>
+    <summary>{{t('chart_table')}}</summary>
+    <div class="scroll">
+    <table class="numbers" id="usage-table">
+      <thead><tr><th>{{t('user')}}</th>
+      % for day in chart_days:
+        <th>{{day[5:]}}</th>
+      % end
+      </tr></thead>
+      <tbody>
+      % for name, counts in chart_rows:
+        <tr><th>{{name}}</th>
+        % for value in counts:
+          <td>{{value}}</td>
+        % end
+        </tr>
+      % end
+      </tbody>
+    </table>
+    </div>
+  </details>
+  % else:
+  <p class="empty" id="usage-empty">{{t('chart_empty')}}</p>
+  % end
+  <h3>{{t('recent_errors')}}</h3>
+  % if recent_errors:
+  <div class="scroll">
+  <table id="error-list">
+    <thead><tr><th>{{t('time')}}</th><th>{{t('source')}}</th><th>{{t('what')}}</th></tr></thead>
+    <tbody>
+    % for e in recent_errors[:20]:
+      <tr><td>{{fmt_time(e.at)}}</td><td>{{t('src_' + e.source)}}</td><td><strong>{{e.kind}}</strong> {{e.message}}</td></tr>
+    % end
+    </tbody>
+  </table>
+  </div>
+  % else:
+  <p class="empty" id="errors-empty">{{t('no_errors')}}</p>
+  % end
+</section>
+
+<section id="guide" class="card">
+  <h2>{{t('sec_guide')}}</h2>
+  <p>{{t('guide_intro')}}</p>
+  <div class="copy-row">
+    <label for="outgoing-url">{{t('outgoing_url')}}</label>
+    <div class="copy">
+      <input id="outgoing-url" value="{{outgoing}}" readonly>
+      <button type="button" class="copy-button" data-copy="outgoing-url">{{t('copy')}}</button>
+    </div>
+    <p class="help">{{t('outgoing_help')}}</p>
+  </div>
+  <ol class="steps">
+    <li>{{t('guide_1')}}</li>
+    <li>{{t('guide_2')}}</li>
+    <li>{{t('guide_3')}}</li>
+    <li>{{t('guide_4')}}</li>
+    <li>{{t('guide_5')}}</li>
+  </ol>
+</section>
+
+<form method="post" action="/settings" id="settings" class="card" novalidate autocomplete="off">
+  <h2>{{t('sec_settings')}}</h2>
+  <input type="hidden" name="csrf" value="{{csrf}}">
+  % for group in groups:
+  <fieldset id="group-{{group}}">
+    <legend>{{t('g_' + group)}}</legend>
+    % for item in [s for s in settings.SETTINGS if s.group == group]:
+    %   include('field.tpl', item=item, value=values.values[item.name], fixed=item.name in values.fixed, error=errors.get(item.name), shown=submitted.get(item.name))
+    % end
+    % if group == 'model':
+    <div class="check" id="model-check">
+      <button type="button" id="test-model">{{t('test_model')}}</button>
+      <span class="hint">{{t('test_model_help')}}</span>
+      <div class="picker" id="model-picker-box" hidden>
+        <label for="model-picker">{{t('pick_model')}}</label>
+        <select id="model-picker"></select>
+      </div>
+      <div class="result" id="model-result" role="status" aria-live="polite"></div>
+    </div>
+    % elif group == 'chat':
+    <div class="check" id="chat-check">
+      <label for="test-user">{{t('test_user')}}</label>
+      <div class="copy">
+        <input id="test-user" name="user_id" inputmode="numeric" value="{{last_user}}" placeholder="4">
+        <button type="button" id="test-chat">{{t('test_chat')}}</button>
+      </div>
+      <p class="help">{{t('test_user_help')}}</p>
+      <div class="result" id="chat-result" role="status" aria-live="polite"></div>
+    </div>
+    % end
+  </fieldset>
+  % end
+  <div class="actions"><button type="submit" class="primary" id="save">{{t('save')}}</button></div>
+</form>
+
+<section id="webhooks" class="card">
+  <h2>{{t('sec_webhooks')}}</h2>
+  <p class="help">{{t('webhooks_help')}}</p>
+  <button type="button" id="refresh-webhooks">{{t('refresh')}}</button>
+  <div class="scroll">
+  <table id="webhook-list">
+    <thead><tr><th>{{t('time')}}</th><th>{{t('from')}}</th><th>{{t('user')}}</th><th>{{t('result')}}</th></tr></thead>
+    <tbody>
+    % for w in webhooks:
+      <tr class="{{'good' if w.accepted else 'bad'}}">
+        <td>{{fmt_time(w.at)}}</td><td>{{w.client}}</td>
+        <td>{{('%s (%s)' % (w.username, w.user_id)) if w.user_id is not None else '–'}}</td>
+        <td>{{w.status}} · {{t('wh_' + w.reason)}}{{(' — ' + w.detail) if w.detail else ''}}</td>
+      </tr>
+    % end
+    % if not webhooks:
+      <tr class="empty"><td colspan="4">{{t('no_webhooks')}}</td></tr>
+    % end
+    </tbody>
+  </table>
+  </div>
+</section>
+
+<section id="account" class="card">
+  <h2>{{t('sec_account')}}</h2>
+  % if 'admin_password' in values.fixed:
+  <p class="note" id="password-fixed">{{t('pw_fixed')}}</p>
+  % else:
+  % if password_error:
+  <p class="alert error" role="alert" id="password-error">{{t(password_error, wait=0)}}</p>
+  % end
+  <form method="post" action="/password" class="stack">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <input type="text" name="username" value="admin" autocomplete="username" hidden>
+    <label for="current">{{t('current_password')}}</label>
+    <input id="current" name="current" type="password" required autocomplete="current-password">
+    <label for="new-password">{{t('new_password')}}</label>
+    <input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password">
+    <label for="confirm">{{t('confirm_password')}}</label>
+    <input id="confirm" name="confirm" type="password" required minlength="8" autocomplete="new-password">
+    <button type="submit" id="change-password">{{t('change_password')}}</button>
+  </form>
+  % end
+</section>
+</main>
+<script type="application/json" id="texts">{{!t.script_texts()}}</script>

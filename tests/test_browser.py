@@ -1,0 +1,209 @@
+"""The settings page in headless Chromium (Debian's package, driven by Playwright): a new owner's
+whole walk, from the first-run page to logout. Screenshots go to tests/artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
+
+from tests.conftest import BOT_TOKEN, Bot
+from tests.fake_chat import FakeChat
+from tests.fake_openai import FakeOpenAI
+
+CHROMIUM = os.environ.get("SYNOCHATGPT_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
+# Without these Chromium keeps trying to reach Google's servers, which a closed network punishes.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "browser walk passphrase"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tab = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        # A CSP violation or a script error shows up here. A page answered 401 or 400 on purpose
+        # (a wrong password, a wrong field) is logged as a failed load: that is expected.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    def on_response(response: Response) -> None:
+        if response.status == 404:
+            problems.append(f"404 for {response.url}")
+
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    tab.on("response", on_response)
+    yield tab
+    context.close()
+    assert problems == [], f"the browser reported errors: {problems}"
+
+
+def shot(page: Page, name: str, full: bool = True) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+
+
+def test_a_new_owner_sets_everything_up_in_the_browser(
+    make_bot: Callable[..., Bot], page: Page, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
+    bot = make_bot(model="fake-small")
+    code = bot.runtime.console.setup_code
+
+    # First run: the page asks for the code from the log.
+    page.goto(bot.url + "/")
+    expect(page).to_have_url(re.compile(r"/setup$"))
+    expect(page.locator("h1")).to_have_text("Welcome: choose the admin password")
+    shot(page, "01-first-run")
+    page.fill("#code", "WRONG-CODE")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("#setup-submit")
+    expect(page.locator("#error")).to_contain_text("setup code is not right")
+    page.fill("#code", code)
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("#setup-submit")
+    expect(page.locator("#message")).to_contain_text("The admin password is set")
+
+    # Log out, a wrong password, then in again.
+    page.click("#logout")
+    expect(page.locator("#message")).to_have_text("You are logged out.")
+    page.fill("#password", "not my password")
+    page.click("#login-submit")
+    expect(page.locator("#error")).to_have_text("Wrong password.")
+    shot(page, "02-login-wrong-password")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#settings h2")).to_have_text("Settings")
+
+    # A conversation first, so the dashboard has something to show.
+    bot.say("What is a NAS?", user_id=4, username="alice")
+    bot.say("And RAID?", user_id=9, username="bob")
+    fake_chat.wait_for(2)
+    bot.idle()
+    page.reload()
+    expect(page.locator("#usage-chart svg")).to_be_visible()
+    expect(page.locator("#st-latency")).to_contain_text("median")
+    shot(page, "03-settings-page")
+
+    # The outgoing URL and its copy button.
+    expect(page.locator("#outgoing-url")).to_have_value(bot.url + "/webhook")
+    page.click("[data-copy=outgoing-url]")
+    expect(page.locator("[data-copy=outgoing-url]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == bot.url + "/webhook"
+
+    # Save a change.
+    page.fill("input[name=system_prompt], textarea[name=system_prompt]", "Answer like a pirate.")
+    page.click("#save")
+    expect(page.locator("#message")).to_contain_text("Settings saved")
+    assert bot.runtime.settings().system_prompt == "Answer like a pirate."
+
+    # A field that is wrong: explained next to it, and nothing saved.
+    page.fill("#temperature", "hot")
+    page.fill("#system_prompt", "Not saved.")
+    page.click("#save")
+    expect(page.locator("#error-temperature")).to_have_text("Enter a number, such as 0.7.")
+    expect(page.locator("#error-summary")).to_contain_text("Nothing was saved")
+    page.locator("#field-temperature").scroll_into_view_if_needed()
+    shot(page, "04-validation-error", full=False)
+    assert bot.runtime.settings().system_prompt == "Answer like a pirate."
+    page.fill("#temperature", "")
+
+    # Test model: the answer, the latency and the server's models in a picker.
+    page.click("#test-model")
+    expect(page.locator("#model-result")).to_contain_text("The model answered in")
+    expect(page.locator("#model-result")).to_contain_text("2 model(s) on the server")
+    expect(page.locator("#model-picker option")).to_have_count(2)
+    page.select_option("#model-picker", "fake-model")
+    expect(page.locator("#model")).to_have_value("fake-model")
+    page.locator("#model-check").scroll_into_view_if_needed()
+    shot(page, "05-test-model", full=False)
+    page.fill("#openai_api_key", "sk-this-is-not-the-key")
+    page.click("#test-model")
+    expect(page.locator("#model-result")).to_contain_text("refused the API key (HTTP 401)")
+    expect(page.locator("#model-result")).not_to_contain_text("sk-this-is-not-the-key")
+    page.fill("#openai_api_key", "")
+
+    # Send test message: the sender's id is offered, Chat's answer shown; then a wrong token.
+    expect(page.locator("#test-user")).to_have_value("9")
+    page.fill("#test-user", "4")
+    page.click("#test-chat")
+    expect(page.locator("#chat-result")).to_contain_text("Chat accepted the message")
+    assert fake_chat.wait_for(3)[-1].user_ids == [4]
+    page.fill("#bot_incoming_url", fake_chat.url(token="W" * 64))
+    page.click("#test-chat")
+    expect(page.locator("#chat-result")).to_contain_text("Chat answered 404")
+    page.locator("#chat-check").scroll_into_view_if_needed()
+    shot(page, "06-test-message-wrong-token", full=False)
+    page.fill("#bot_incoming_url", "")
+
+    # Recent webhooks: a refused request appears after Refresh, with the reason.
+    bot.say("who am I?", token="Q" * 64, user_id=11, username="mallory")
+    page.click("#refresh-webhooks")
+    first_row = page.locator("#webhook-list tbody tr").first
+    expect(first_row).to_contain_text("wrong token")
+    expect(first_row).to_contain_text("mallory (11)")
+    page.locator("#webhooks").scroll_into_view_if_needed()
+    shot(page, "07-recent-webhooks", full=False)
+
+    # Chinese, then back.
+    page.click("a[hreflang=zh]")
+    expect(page.locator("#save")).to_have_text("保存设置")
+    expect(page.locator("#group-model legend")).to_have_text("模型")
+    shot(page, "08-chinese")
+    page.click("a[hreflang=zh-Hant]")
+    expect(page.locator("#save")).to_have_text("儲存設定")
+    page.click("a[hreflang=en]")
+    expect(page.locator("#save")).to_have_text("Save settings")
+
+    # Logout.
+    page.click("#logout")
+    expect(page).to_have_url(re.compile(r"/login\?msg=logged_out$"))
+    page.goto(bot.url + "/")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    assert BOT_TOKEN not in page.content()
+
+
+def test_the_page_fits_a_phone(browser: Browser, make_bot: Callable[..., Bot], admin_hash: str) -> None:
+    bot = make_bot(admin_password=admin_hash)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    phone = context.new_page()
+    try:
+        phone.goto(bot.url + "/login")
+        phone.fill("#password", "correct horse battery staple")
+        phone.click("#login-submit")
+        expect(phone.locator("#save")).to_be_visible()
+        overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the phone"
+        shot(phone, "09-phone")
+    finally:
+        context.close()
