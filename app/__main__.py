@@ -69,13 +69,7 @@ class Runtime:
             resumed,
         )
         if not self.settings().admin_password:
-            # The one way to prove, from the LAN, that you are the person who can read this log.
-            logger.warning(
-                "No admin password is set. Open the settings page on port %d and enter the setup "
-                "code %s to choose one.",
-                self.address[1],
-                self.console.setup_code,
-            )
+            self.console.announce_setup_code(self.address[1])
         return self.address
 
     def stop(self) -> None:

@@ -57,6 +57,20 @@ class Console:
     clock: Callable[[], float] = time.time
     started: float = dataclasses.field(default_factory=time.time)
     setup_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    code_announced: bool = False
+
+    def announce_setup_code(self, port: int) -> None:
+        """Print the setup code, once: at start, or when the password is removed later (for
+        example with `settings unset admin_password` to reset a forgotten one)."""
+        if not self.code_announced:
+            self.code_announced = True
+            # The one way to prove, from the LAN, that you are the person who can read this log.
+            log.warning(
+                "No admin password is set. Open the settings page on port %d and enter the setup "
+                "code %s to choose one.",
+                port,
+                self.setup_code,
+            )
 
 
 class Templates:
@@ -313,6 +327,7 @@ class Pages:
     def setup_form(self) -> str:
         if self.console.settings().admin_password:
             return _redirect("/login")
+        self.console.announce_setup_code(int(bottle.request.environ.get("SERVER_PORT") or 0))
         return self.auth_page("setup")
 
     def setup_submit(self) -> str:

@@ -63,6 +63,19 @@ def test_first_run_needs_the_setup_code_from_the_log(
     assert again.status_code in (303, 403) and stored(bot)["admin_password"] == saved
 
 
+def test_a_removed_password_brings_the_code_back_to_the_log(
+    admin_bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin_bot.runtime.store.save_settings({}, remove=("admin_password",))  # settings unset admin_password
+    web = WebClient(admin_bot.url)
+    with caplog.at_level("WARNING", logger="app"):
+        assert web.get("/").headers["Location"] == "/setup"
+        assert web.get("/setup").status_code == 200
+        web.get("/setup")
+    code = admin_bot.runtime.console.setup_code
+    assert sum(code in r.getMessage() for r in caplog.records) == 1, "announced once"
+
+
 def test_a_password_from_the_environment_needs_no_setup(make_bot: Callable[..., Bot]) -> None:
     bot = make_bot(environ={"SYNOCHATGPT_ADMIN_PASSWORD": NEW_PASSWORD})
     web = WebClient(bot.url)

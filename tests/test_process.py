@@ -21,6 +21,7 @@ import requests
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.webclient import ADMIN_PASSWORD, WebClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,7 +191,7 @@ def test_kill_9_after_the_200_loses_nothing(
 def test_logs_and_files_hold_no_secret_in_the_clear(
     tmp_path: Path, env: dict[str, str], fake_model: FakeOpenAI, fake_chat: FakeChat, processes: list[Process]
 ) -> None:
-    env = {**env, "SYNOCHATGPT_LOG_LEVEL": "debug"}
+    env = {**env, "SYNOCHATGPT_LOG_LEVEL": "debug", "SYNOCHATGPT_ADMIN_PASSWORD": ADMIN_PASSWORD}
     fake_chat.script.append({"code": 404})  # a delivery error, logged
     fake_model.fail_next(401, {"error": {"message": f"Incorrect API key provided: {API_KEY}"}})
     server = Process(tmp_path / "data", env)
@@ -202,14 +203,39 @@ def test_logs_and_files_hold_no_secret_in_the_clear(
     time.sleep(1.0)
     server.say("again", post_id=2)
     fake_chat.wait_for(1)
+    web = WebClient(server.url)
+    assert web.login("a wrong password").status_code == 401
+    assert web.login().status_code == 303 and web.get("/").status_code == 200
+    form = {**web.settings_form(), "openai_api_key": API_KEY + "2"}
+    assert web.post("/settings", form).status_code == 303
     server.stop()
     log = server.log()
-    assert "wrong token" in log and "could not deliver" in log, log
-    for secret in (API_KEY, BOT_TOKEN, fake_chat.url()):
+    assert "wrong token" in log and "could not deliver" in log and "failed login" in log, log
+    for secret in (API_KEY, BOT_TOKEN, fake_chat.url(), ADMIN_PASSWORD):
         assert secret not in log
+    for path in (tmp_path / "data").rglob("*.json"):
+        assert ADMIN_PASSWORD not in path.read_text()
     for path in (tmp_path / "data").rglob("*"):
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode)}"
+
+
+def test_the_setup_code_in_the_log_opens_the_first_run_page(
+    tmp_path: Path, env: dict[str, str], processes: list[Process]
+) -> None:
+    server = Process(tmp_path / "data", env)
+    processes.append(server)
+    found = re.search(r"enter the setup code ([2-9A-Z]{4}-[2-9A-Z]{4})", server.log())
+    assert found, server.log()
+    web = WebClient(server.url)
+    assert web.get("/").headers["Location"] == "/setup"
+    web.get("/setup")
+    fields = {"code": found.group(1), "password": ADMIN_PASSWORD, "confirm": ADMIN_PASSWORD}
+    assert web.post("/setup", fields).status_code == 303
+    assert web.get("/").status_code == 200
+    server.stop()
+    assert "the admin password was set on the first-run page" in server.log()
+    assert ADMIN_PASSWORD not in server.log()
 
 
 def test_settings_command(tmp_path: Path) -> None:
