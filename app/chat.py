@@ -214,7 +214,7 @@ class Bot:
         except ModelError as exc:
             log.warning("model error for user %s after %d attempt(s): %s", job.user_id, exc.attempts, exc)
             if self._observer:
-                self._observer.error("model", exc.kind, _redact(str(exc), values))
+                self._observer.error("model", exc.kind, redact(str(exc), values))
             return self._explain(exc, job.lang, values)
         if self._observer:
             self._observer.model_call(time.monotonic() - started)
@@ -270,7 +270,7 @@ class Bot:
             "bad_request": "err_bad_request",
             "bad_response": "err_bad_response",
         }.get(exc.kind, "err_internal")
-        detail = _redact(exc.detail, values)
+        detail = redact(exc.detail, values)
         return i18n.t(
             lang,
             key,
@@ -285,7 +285,8 @@ class Bot:
         return datetime.datetime.fromtimestamp(self._clock()).date().isoformat()
 
 
-def _redact(text: str, values: Values) -> str:
+def redact(text: str, values: Values) -> str:
+    """A server's error text with any current secret (a key echoed back, say) masked."""
     for secret in values.secrets():
         text = text.replace(secret, "***")
     return text

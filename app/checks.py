@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from app.chat import model_config
+from app.chat import model_config, redact
 from app.llm import EchoModel, Model, ModelConfig, ModelError, OpenAIModel, is_configured
 from app.settings import Values
 from app.synology import ChatError
@@ -29,12 +29,6 @@ class Result:
     status: int | None = None
     detail: str = ""
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-def _redact(text: str, values: Values) -> str:
-    for secret in values.secrets():
-        text = text.replace(secret, "***")
-    return text
 
 
 def test_model(
@@ -59,12 +53,12 @@ def test_model(
         try:
             data["models"] = client.list_models()[:500]
         except ModelError as exc:  # some servers have no /models; the prompt may still work
-            data["models_error"] = _redact(str(exc), values)
+            data["models_error"] = redact(str(exc), values)
     started = clock()
     try:
         reply = model.complete([{"role": "user", "content": PROMPT}])
     except ModelError as exc:
-        return Result(False, exc.kind, exc.status, _redact(exc.detail, values), data)
+        return Result(False, exc.kind, exc.status, redact(exc.detail, values), data)
     data["latency_ms"] = round((clock() - started) * 1000)
     data["answer"] = reply.text.strip()[:1000]
     data["tokens"] = (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
@@ -80,5 +74,5 @@ def test_chat(values: Values, poster: Poster, user_id: int) -> Result:
     try:
         answer = poster.post(url, {"text": TEST_MESSAGE, "user_ids": [user_id]}, verify=verify)
     except ChatError as exc:  # its text never holds the URL or the token
-        return Result(False, exc.kind, exc.code, _redact(str(exc), values))
+        return Result(False, exc.kind, exc.code, redact(str(exc), values))
     return Result(True, data={"answer": answer})

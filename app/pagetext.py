@@ -4,7 +4,6 @@ pagetext_hant.py), the choice of language, and the sentences for each error a ch
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from app import pagetext_hant
@@ -487,10 +486,6 @@ def translator(lang: str) -> Translator:
     return Translator(lang)
 
 
-def problem(t: Translator, exc: Invalid) -> str:
-    return t.problem(exc)
-
-
 def model_error(t: Translator, result: _Problem) -> str:
     key = f"me_{result.kind}"
     sentence = t(key, status=result.status or "", detail=result.detail) if key in TEXTS else result.detail
@@ -500,7 +495,3 @@ def model_error(t: Translator, result: _Problem) -> str:
 def chat_error(t: Translator, result: _Problem) -> str:
     key = f"ce_{result.kind}"
     return (t(key, detail=result.detail) if key in TEXTS else result.detail).strip()
-
-
-def all_keys() -> Mapping[str, Mapping[str, str]]:
-    return TEXTS
