@@ -1,0 +1,1 @@
+"""Building the DSM package: python -m spk.build (make spk)."""
