@@ -23,7 +23,7 @@ SPK        := dist/SynoChatGPT-$(SPK_VERSION)-$(ARCH).spk
 PIP_VERSION := 26.3
 APP_FILES  := $(shell find app -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help venv run test lint typecheck unit clean wheelhouse docker docker-test spk spk-test spk-arm-test
+.PHONY: help venv run test lint typecheck unit clean wheelhouse docker docker-test spk spk-test spk-arm-test bench
 
 help:
 	@echo "make run    start the server on http://localhost:$(PORT) with data in ./$(DATA)"
@@ -33,6 +33,7 @@ help:
 	@echo "make spk    build $(SPK) (ARCH=x86_64 or armv8)"
 	@echo "make spk-test      check both .spk files and install them in a simulated DSM (root)"
 	@echo "make spk-arm-test  run the armv8 package in an emulated arm64 Debian (root, qemu)"
+	@echo "make bench  speed and memory figures; writes bench/results/latest.md and .png"
 	@echo "make clean  remove the venv, build output and caches (never ./$(DATA))"
 
 ## Environment ##############################################################
@@ -54,8 +55,8 @@ run: venv
 ## Checks ###################################################################
 
 lint: venv
-	$(PY) -m ruff check app tests spk
-	$(PY) -m ruff format --check app tests spk
+	$(PY) -m ruff check app tests spk bench
+	$(PY) -m ruff format --check app tests spk bench
 
 typecheck: venv
 	$(PY) -m mypy
@@ -64,6 +65,10 @@ unit: venv
 	$(PY) -m pytest -q -m "not docker and not spk and not arm"
 
 test: lint typecheck unit
+
+# Speed and memory against the fakes (a model taking 3 s); a report, not a pass/fail test.
+bench: venv
+	$(PY) bench/run.py
 
 ## Packages ################################################################
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from app import i18n
 from app.llm import Model, ModelConfig, ModelError, Reply, is_configured, strip_thinking
 from app.settings import Values
-from app.synology import ChatError
+from app.synology import ChatError, split_message
 from app.worker import Job
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class Bot:
         if replace_last:
             self._store.pop_last_exchange(job.conversation)
         self._store.append_exchange(
-            job.conversation, {"user": question, "assistant": text, "at": self._clock()}
+            job.conversation, {"user": question, "assistant": text, "at": self._clock(), "job": job.id}
         )
         prompt = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(question_sent)
         completion = (
@@ -328,6 +328,11 @@ class ChatDelivery:
 
         verify: bool | str = values.ca_bundle or bool(values.tls_verify)
         try:
+            if job.interrupted and job.sent < len(split_message(text)):
+                # The chunk that was in flight at the crash may have arrived: say so, rather
+                # than silently sending it a second time or not at all.
+                self._sender.send_dm(url, job.user_id, i18n.t(job.lang, "resent"), verify=verify)
+                job.interrupted = False
             self._sender.send_dm(url, job.user_id, text, verify=verify, start=job.sent, on_sent=progress)
         except ChatError as exc:  # its text never holds the URL or the token
             self._fail(job, exc.kind, str(exc))

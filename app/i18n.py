@@ -27,6 +27,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "已开始新对话，之前的 {count} 轮对话已清除。",
     },
     "new_empty": {"en": "New conversation started.", "zh": "已开始新对话。"},
+    "busy": {
+        "en": "I have too many messages to answer right now and could not take this one. "
+        "Please send it again in a minute.",
+        "zh": "我现在要回答的消息太多，没能接收这一条。请一分钟后再发一次。",
+    },
+    "resent": {
+        "en": "(The bot restarted while sending this answer, so part of it may arrive twice.)",
+        "zh": "（发送这条回答时机器人重启了，部分内容可能会重复出现。）",
+    },
     "retry_nothing": {
         "en": "There is no earlier question to ask again.",
         "zh": "没有可以重新提问的问题。",

@@ -13,10 +13,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx2
-import openai
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,14 @@ _CONTEXT_ERRORS = re.compile(
     re.IGNORECASE,
 )
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+
+
+def _sdk() -> ModuleType:
+    """The openai SDK, imported on first use: it costs about 40 MiB and 0.4 s, which a bot
+    that is not configured yet, or only runs the echo model, never needs to pay."""
+    import openai  # noqa: PLC0415
+
+    return openai
 
 
 class ModelError(Exception):
@@ -95,8 +104,11 @@ class OpenAIModel:
         self.config = config
         self._sleep = sleep
         self._backoff = backoff
-        http_client = openai.DefaultHttpx2Client(proxy=config.proxy or None)
-        self._client = openai.OpenAI(
+        sdk = self._sdk = _sdk()
+        import httpx2  # noqa: PLC0415 (comes with the SDK, and as late)
+
+        http_client = sdk.DefaultHttpx2Client(proxy=config.proxy or None)
+        self._client: openai.OpenAI = sdk.OpenAI(
             api_key=config.api_key or NO_KEY,
             base_url=config.base_url,
             max_retries=0,  # retried below, where a timeout and a 429 are told apart
@@ -130,7 +142,7 @@ class OpenAIModel:
             stream = self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.config.model,
                 messages=list(messages),
-                temperature=openai.omit if self.config.temperature is None else self.config.temperature,
+                temperature=self._sdk.omit if self.config.temperature is None else self.config.temperature,
                 stream=True,
                 stream_options={"include_usage": True},
             )
@@ -140,7 +152,7 @@ class OpenAIModel:
                         usage = chunk.usage
                     if chunk.choices and chunk.choices[0].delta.content:
                         parts.append(chunk.choices[0].delta.content)
-        except openai.APIError as exc:
+        except self._sdk.APIError as exc:
             raise _translate(exc) from None
         except (ValueError, TypeError) as exc:  # a body that is not a chat-completion stream
             raise ModelError("bad_response", type(exc).__name__) from None
@@ -153,20 +165,21 @@ class OpenAIModel:
     def list_models(self) -> list[str]:
         try:
             return sorted(str(m.id) for m in self._client.models.list())
-        except openai.APIError as exc:
+        except self._sdk.APIError as exc:
             raise _translate(exc) from None
 
 
 def _translate(exc: openai.APIError) -> ModelError:
     """Map the SDK's exceptions to the few cases a user can act on. APITimeoutError is a kind of
     APIConnectionError, so it is tested first."""
-    if isinstance(exc, openai.APITimeoutError):
+    sdk = _sdk()
+    if isinstance(exc, sdk.APITimeoutError):
         return ModelError("timeout")
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, sdk.APIConnectionError):
         return ModelError("unreachable", type(exc.__cause__).__name__ if exc.__cause__ else "")
-    if isinstance(exc, openai.APIResponseValidationError):
+    if isinstance(exc, sdk.APIResponseValidationError):
         return ModelError("bad_response", "unexpected answer")
-    if isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
         message = _message(exc)
         code = str(getattr(exc, "code", "") or "")

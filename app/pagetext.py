@@ -222,6 +222,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "not answered: Bot incoming URL is not set",
         "zh": "未回答：未设置机器人传入 URL",
     },
+    "wh_busy": {
+        "en": "refused: the queue is full (the user was told)",
+        "zh": "已拒绝：队列已满（已告知用户）",
+    },
     "wh_store_failed": {"en": "could not be stored (disk full?)", "zh": "无法保存（磁盘已满？）"},
     "wh_no_token": {"en": "refused: no token in the request", "zh": "已拒绝：请求中没有 token"},
     "wh_too_large": {"en": "refused: larger than 1 MB", "zh": "已拒绝：超过 1 MB"},

@@ -115,6 +115,7 @@ TEXTS: dict[str, str] = {
     "wh_wrong_token": "token 錯誤：Chat 中機器人的 token 與“機器人傳入 URL”不一致",
     "wh_not_configured": "已拒絕：尚未設定機器人 token（請貼上機器人傳入 URL）",
     "wh_no_incoming_url": "未回答：未設定機器人傳入 URL",
+    "wh_busy": "已拒絕：佇列已滿（已告知使用者）",
     "wh_store_failed": "無法儲存（磁碟已滿？）",
     "wh_no_token": "已拒絕：請求中沒有 token",
     "wh_too_large": "已拒絕：超過 1 MB",

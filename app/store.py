@@ -205,7 +205,15 @@ class Store:
             return [dict(d) for d in db.all()]
 
     def append_exchange(self, key: str, exchange: dict[str, Any]) -> None:
+        """Add an exchange. One carrying the same "job" as the last one replaces it: after a
+        crash between storing an answer and marking its job, the job runs again and must not
+        leave the exchange twice."""
         with self._db(self._conversation_path(key)) as db:
+            if exchange.get("job") and len(db):
+                last = max(db.all(), key=lambda d: d.doc_id)
+                if last.get("job") == exchange["job"]:
+                    db.update(exchange, doc_ids=[last.doc_id])
+                    return
             db.insert(exchange)
             if len(db) > HISTORY_LIMIT:
                 ids = sorted(d.doc_id for d in db.all())

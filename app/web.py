@@ -11,10 +11,9 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, pages, synology
+from app import __version__, i18n, pages, synology, worker
 from app.monitor import Monitor
 from app.settings import Values
-from app.worker import Job
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,11 @@ CSP = (
 class Inbox(Protocol):
     def job_for(
         self, user_id: int, username: str, text: str, dedupe: str, conversation: str | None = None
-    ) -> Job: ...
+    ) -> worker.Job: ...
 
 
 class Queue(Protocol):
-    def accept(self, job: Job) -> bool: ...
+    def accept(self, job: worker.Job) -> str: ...
     def pending(self) -> int: ...
 
 
@@ -164,13 +163,18 @@ def _webhook(
         dedupe=f"post:{message.post_id}" if message.post_id else "",
     )
     try:
-        fresh = queue.accept(job)
+        outcome = queue.accept(job)
     except OSError as exc:
         # Not stored, so not acknowledged: Chat tells the user the bot failed, which is true.
         log.error("could not store a message from user %s: %s", message.user_id, exc)
         monitor.webhook(503, "store_failed", **who)
         return _json(503, success=False, error="the bot cannot store messages right now")
-    if not fresh:
+    if outcome == worker.BUSY:
+        # Answered at once, in the reply body: better than an answer that comes far too late.
+        log.warning("queue full: refused a message from user %s", message.user_id)
+        monitor.webhook(200, "busy", **who)
+        return _json(200, success=True, busy=True, text=i18n.t(i18n.detect(message.text) or "en", "busy"))
+    if outcome == worker.DUPLICATE:
         log.info("ignored a repeated delivery of post %s", message.post_id)
         monitor.webhook(200, "duplicate", **who)
         return _json(200, success=True, duplicate=True)

@@ -30,6 +30,9 @@ class Job:
     reply: str | None = None  # the model's answer once known, so a restart does not ask again
     sent: int = 0  # reply chunks already delivered
     lang: str = "en"
+    # Set at start for a job whose answer was being posted when the bot stopped: the chunk in
+    # flight may or may not have reached Chat, so the user is told it may come twice.
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -46,11 +49,28 @@ class JobStore(Protocol):
     def finish_job(self, job_id: str) -> None: ...
 
 
+ACCEPTED, DUPLICATE, BUSY = "accepted", "duplicate", "busy"
+
+
 class Dispatcher:
-    def __init__(self, store: JobStore, handle: Callable[[Job], None], workers: int = 4) -> None:
+    """max_pending bounds the jobs waiting in memory (and in jobs.json) overall, max_per_lane
+    those of one conversation: beyond them a message is refused at once ('busy') rather than
+    queued for an answer that would come far too late."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        handle: Callable[[Job], None],
+        workers: int = 4,
+        max_pending: int = 500,
+        max_per_lane: int = 20,
+    ) -> None:
         self._store = store
         self._handle = handle
         self._workers = workers
+        self._max_pending = max_pending
+        self._max_per_lane = max_per_lane
+        self._count = 0  # jobs queued or running, plus those being stored right now
         self._cond = threading.Condition()
         self._lanes: dict[str, deque[Job]] = {}
         self._ready: deque[str] = deque()  # lanes with work and no worker on them
@@ -63,6 +83,8 @@ class Dispatcher:
         leftover = [Job.from_dict(d) for d in self._store.pending_jobs()]
         with self._cond:
             for job in leftover:
+                job.interrupted = job.reply is not None  # its answer was being posted
+                self._count += 1
                 self._enqueue(job)
         if leftover:
             log.info("resuming %d unfinished message(s) from the last run", len(leftover))
@@ -72,14 +94,27 @@ class Dispatcher:
             self._threads.append(thread)
         return len(leftover)
 
-    def accept(self, job: Job) -> bool:
-        """Store the job, then queue it. False for a duplicate. Raises OSError when the job
-        could not be stored, so the caller must not acknowledge it."""
-        if not self._store.add_job(job.to_dict()):
-            return False
+    def accept(self, job: Job) -> str:
+        """Store the job, then queue it: ACCEPTED, DUPLICATE, or BUSY when the queue is full
+        (then nothing is stored). Raises OSError when the job could not be stored, so the
+        caller must not acknowledge it."""
         with self._cond:
+            lane = self._lanes.get(job.lane)
+            if self._count >= self._max_pending or (lane is not None and len(lane) >= self._max_per_lane):
+                return BUSY
+            self._count += 1  # a place held while the job is written, outside the lock
+        try:
+            stored = self._store.add_job(job.to_dict())
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+            raise
+        with self._cond:
+            if not stored:
+                self._count -= 1
+                return DUPLICATE
             self._enqueue(job)
-        return True
+        return ACCEPTED
 
     def _enqueue(self, job: Job) -> None:
         lane = self._lanes.setdefault(job.lane, deque())
@@ -114,6 +149,7 @@ class Dispatcher:
             with self._cond:
                 queue = self._lanes[lane]
                 queue.popleft()
+                self._count -= 1
                 self._busy.discard(lane)
                 if queue:
                     self._ready.append(lane)

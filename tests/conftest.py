@@ -104,13 +104,23 @@ def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Ite
     bots: list[Bot] = []
 
     def make(
-        environ: dict[str, str] | None = None, workers: int = 4, pacing: float = TEST_PACING, **settings: Any
+        environ: dict[str, str] | None = None,
+        workers: int = 4,
+        pacing: float = TEST_PACING,
+        queue_limit: int = 500,
+        **settings: Any,
     ) -> Bot:
         data_dir = tmp_path / f"data{len(bots)}"
         cfg = config.Config(host="127.0.0.1", port=0, data_dir=data_dir, workers=workers)
 
         def runtime() -> Runtime:
-            return build(cfg, environ or {}, sender=fast_client(pacing), model_factory=fast_models())
+            return build(
+                cfg,
+                environ or {},
+                sender=fast_client(pacing),
+                model_factory=fast_models(),
+                queue_limit=queue_limit,
+            )
 
         first = runtime()
         first.store.save_settings(
