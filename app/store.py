@@ -2,23 +2,28 @@
 
 Layout of the data dir (all files mode 600, folders 700: they hold keys and people's chats):
     settings.json             user settings
-    jobs.json                 accepted webhook messages not yet answered, and recent post ids
+    jobs/<id>.json            one accepted webhook message not yet answered
+    jobs/seen-<hash>          a recent post id, so a re-delivered post is answered once
     conversations/<key>.json  one conversation's exchanges
     users/<id>.json           one Chat user's profile (language) and token usage per day
 
-One file per conversation and per user keeps the cost of a write independent of how many
-people use the bot: TinyDB rewrites a whole file on every write.
+One file per job, per conversation and per user keeps the cost of a write independent of how
+many people use the bot and how much work is waiting: TinyDB rewrites a whole file on every
+write.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator, MutableMapping
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -26,9 +31,11 @@ from typing import Any
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
+log = logging.getLogger(__name__)
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-SEEN_LIMIT = 2000  # post ids remembered for de-duplication; Chat re-delivers within seconds
+SEEN_FOR = 24 * 3600.0  # seconds a post id is remembered; Chat re-delivers within seconds
+PRUNE_EVERY = 256  # jobs stored between two sweeps of old post ids
 HISTORY_LIMIT = 200  # exchanges kept per conversation; the model sees only what fits its budget
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -52,27 +59,27 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, Any]) -> None:
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # fails before disk
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)  # mkstemp already made it 0600
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        _write_atomic(self.path, data)  # mkstemp makes it 0600
 
     def close(self) -> None:
         pass
 
 
-def _strip_finished(doc: MutableMapping[Any, Any]) -> None:
-    for key in [k for k in doc if k not in ("id", "dedupe", "received")]:
-        del doc[key]
-    doc["done"] = True
+def _write_atomic(path: Path, data: dict[str, Any], sync_dir: bool = True) -> None:
+    """The file whole or not at all: a temporary file, fsync, rename."""
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if sync_dir:
+        _fsync_dir(path.parent)
 
 
 def _restrict(folder: Path) -> None:
@@ -100,7 +107,7 @@ class Store:
         self._locks: dict[Path, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         try:
-            for folder in (data_dir, data_dir / "conversations", data_dir / "users"):
+            for folder in (data_dir, data_dir / "conversations", data_dir / "users", data_dir / "jobs"):
                 folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
                 _restrict(folder)
             probe = data_dir / ".write-test"
@@ -111,15 +118,29 @@ class Store:
                 f"cannot write to the data folder {data_dir.resolve()} as user id {os.getuid()} "
                 f"({exc.strerror or exc}); give that user write access to it"
             ) from None
+        self._jobs = data_dir / "jobs"
+        self._stored = 0  # jobs stored since the last sweep of old post ids
         self._remove_stale_temp_files()
+        self._move_old_job_file()
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _remove_stale_temp_files(self) -> None:
         """A crash between mkstemp and rename leaves a temporary file; the real file is intact."""
-        for folder in (self.data_dir, self.data_dir / "conversations", self.data_dir / "users"):
+        for folder in (self.data_dir, self.data_dir / "conversations", self.data_dir / "users", self._jobs):
             for stale in folder.glob(".tmp-*.json"):
                 stale.unlink(missing_ok=True)
+
+    def _move_old_job_file(self) -> None:
+        """Before 0.1.0's release, jobs lived in one jobs.json: carry unfinished ones over."""
+        old = self.data_dir / "jobs.json"
+        if not old.exists():
+            return
+        with self._db(old) as db:
+            pending = [dict(d) for d in db.table("jobs").all() if not d.get("done")]
+        for job in pending:
+            self.add_job({**job, "dedupe": ""})
+        old.unlink()
 
     def _lock(self, path: Path) -> threading.Lock:
         with self._locks_guard:
@@ -165,34 +186,64 @@ class Store:
     # -- jobs -------------------------------------------------------------------------------
 
     def add_job(self, job: dict[str, Any]) -> bool:
-        """Persist an accepted message in one write. False when a job with the same non-empty
-        `dedupe` key exists (Chat delivered the same post twice); then nothing is stored."""
-        with self._db(self.data_dir / "jobs.json") as db:
-            jobs = db.table("jobs")
-            if job.get("dedupe") and jobs.contains(Query().dedupe == job["dedupe"]):
+        """Persist an accepted message: one small file, so the cost does not grow with the work
+        waiting. False when a job with the same non-empty `dedupe` key was stored in the last
+        SEEN_FOR seconds (Chat delivered the same post twice); then nothing is kept."""
+        path = self._job_path(str(job["id"]))
+        _write_atomic(path, {**job, "done": False}, sync_dir=False)
+        if job.get("dedupe"):
+            digest = hashlib.sha256(str(job["dedupe"]).encode()).hexdigest()[:40]
+            try:  # created exclusively: of two deliveries at the same moment, one wins
+                os.close(
+                    os.open(self._jobs / f"seen-{digest}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+                )
+            except FileExistsError:
+                path.unlink(missing_ok=True)
                 return False
-            jobs.insert({**job, "done": False})
-            return True
+        _fsync_dir(self._jobs)  # the job and its marker are on disk before the webhook's 200
+        self._stored += 1
+        if self._stored % PRUNE_EVERY == 0:
+            self._forget_old_posts()
+        return True
+
+    def _job_path(self, job_id: str) -> Path:
+        if not _KEY.match(job_id):
+            raise ValueError(f"bad job id {job_id!r}")
+        return self._jobs / f"{job_id}.json"
+
+    def _forget_old_posts(self, now: float | None = None) -> None:
+        cutoff = (time.time() if now is None else now) - SEEN_FOR
+        for marker in self._jobs.glob("seen-*"):
+            with suppress(FileNotFoundError):
+                if marker.stat().st_mtime < cutoff:
+                    marker.unlink()
 
     def pending_jobs(self) -> list[dict[str, Any]]:
-        with self._db(self.data_dir / "jobs.json") as db:
-            pending = db.table("jobs").search(Query().done == False)  # noqa: E712 - a TinyDB query
-            return sorted((dict(d) for d in pending), key=lambda d: d["received"])
+        """Jobs stored and not finished, oldest first."""
+        jobs = []
+        for path in self._jobs.glob("*.json"):
+            if path.name.startswith(".tmp-"):
+                continue
+            try:
+                jobs.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:  # cannot happen with atomic writes; never stop for it
+                log.error("skipping an unreadable job file %s: %s", path.name, exc)
+        return sorted(jobs, key=lambda d: d.get("received", 0))
 
     def update_job(self, job_id: str, **fields: Any) -> None:
-        with self._db(self.data_dir / "jobs.json") as db:
-            db.table("jobs").update(fields, Query().id == job_id)
+        """Only the worker handling a job touches its file, so no lock is needed."""
+        path = self._job_path(job_id)
+        try:
+            current = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        _write_atomic(path, {**current, **fields}, sync_dir=False)
 
     def finish_job(self, job_id: str) -> None:
-        """Keep only the id and dedupe key of a finished job (no message text stays behind), so a
-        late re-delivery is still recognised; forget the oldest beyond SEEN_LIMIT."""
-        with self._db(self.data_dir / "jobs.json") as db:
-            jobs = db.table("jobs")
-            jobs.update(_strip_finished, Query().id == job_id)
-            done = jobs.search(Query().done == True)  # noqa: E712 - a TinyDB query
-            if len(done) > SEEN_LIMIT + SEEN_LIMIT // 10:  # prune in batches, not on every job
-                oldest = sorted(done, key=lambda d: d.doc_id)[: len(done) - SEEN_LIMIT]
-                jobs.remove(doc_ids=[d.doc_id for d in oldest])
+        """Forget the job and its text; its post id stays known for SEEN_FOR. The folder is not
+        synced: if a power cut brings the job back, it runs again, and as its answer is stored
+        with it, that costs at most a notice to its user."""
+        self._job_path(job_id).unlink(missing_ok=True)
 
     # -- conversations ----------------------------------------------------------------------
 

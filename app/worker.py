@@ -53,7 +53,7 @@ ACCEPTED, DUPLICATE, BUSY = "accepted", "duplicate", "busy"
 
 
 class Dispatcher:
-    """max_pending bounds the jobs waiting in memory (and in jobs.json) overall, max_per_lane
+    """max_pending bounds the jobs waiting in memory (and in jobs/) overall, max_per_lane
     those of one conversation: beyond them a message is refused at once ('busy') rather than
     queued for an answer that would come far too late."""
 

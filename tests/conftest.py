@@ -100,6 +100,18 @@ def fast_models() -> ModelFactory:
 
 
 @pytest.fixture
+def env(fake_model: FakeOpenAI, fake_chat: FakeChat) -> dict[str, str]:
+    """The environment that points a `python -m app` process at the two fakes."""
+    return {
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": fake_model.url,
+        "SYNOCHATGPT_MODEL": "fake-model",
+        "SYNOCHATGPT_BOT_INCOMING_URL": fake_chat.url(),
+        "SYNOCHATGPT_REQUEST_TIMEOUT": "10",
+    }
+
+
+@pytest.fixture
 def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Iterator[Callable[..., Bot]]:
     bots: list[Bot] = []
 

@@ -155,6 +155,13 @@ class FakeOpenAI:
                 if forced and "hang" in forced:
                     time.sleep(forced["hang"])
                     forced = None
+                if forced and "raw" in forced:  # a server that answers 200 with garbage
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Content-Length", str(len(forced["raw"])))
+                    self.end_headers()
+                    self.wfile.write(forced["raw"])
+                    return
                 if forced:
                     self._send(forced["status"], forced["body"], forced["headers"])
                     return

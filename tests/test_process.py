@@ -117,17 +117,6 @@ def run_app(
 
 
 @pytest.fixture
-def env(fake_model: FakeOpenAI, fake_chat: FakeChat) -> dict[str, str]:
-    return {
-        "OPENAI_API_KEY": API_KEY,
-        "OPENAI_BASE_URL": fake_model.url,
-        "SYNOCHATGPT_MODEL": "fake-model",
-        "SYNOCHATGPT_BOT_INCOMING_URL": fake_chat.url(),
-        "SYNOCHATGPT_REQUEST_TIMEOUT": "10",
-    }
-
-
-@pytest.fixture
 def processes() -> Iterator[list[Process]]:
     started: list[Process] = []
     yield started

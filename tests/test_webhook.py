@@ -15,10 +15,7 @@ from tests.fake_openai import FakeOpenAI
 
 
 def stored_jobs(bot: Bot) -> list[dict[str, object]]:
-    path = bot.data_dir / "jobs.json"
-    if not path.exists():
-        return []
-    return list(json.loads(path.read_text()).get("jobs", {}).values())
+    return bot.runtime.store.pending_jobs()
 
 
 def test_get_and_head_answer_200(bot: Bot) -> None:
