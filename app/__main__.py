@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import ctypes
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -153,6 +154,7 @@ def serve(cfg: config.Config, environ: Mapping[str, str]) -> int:
     except OSError as exc:
         logger.error("cannot listen on %s:%d: %s", cfg.host, cfg.port, exc.strerror or exc)
         return 1
+    gc.freeze()  # what start-up built lives as long as the process: keep it out of collections
     stop.wait()
     runtime.stop()
     return 0

@@ -16,7 +16,13 @@ class Server:
     def __init__(self, app: Any, host: str, port: int, *, threads: int = 16, max_body: int) -> None:
         self.app = app
         self._server = wsgi.Server(
-            (host, port), app, numthreads=threads, shutdown_timeout=5, server_name="SynoChatGPT"
+            (host, port),
+            app,
+            numthreads=threads,
+            shutdown_timeout=5,
+            server_name="SynoChatGPT",
+            # cheroot's default backlog is 5: a burst of 64 webhooks got connections reset.
+            request_queue_size=128,
         )
         # Refuse oversized bodies before they are read; the app checks again for chunked ones.
         self._server.max_request_body_size = max_body
