@@ -222,6 +222,9 @@ def store_run(sizes: tuple[int, ...], repeats: int = 200) -> dict[int, dict[str,
 
 
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--report":  # rewrite the report from a raw run
+        write_results(json.loads(Path(sys.argv[2]).read_text()))
+        return 0
     model = FakeOpenAI(api_key=API_KEY).start()
     model.delay = MODEL_SECONDS
     chat = FakeChat(TOKEN, min_interval=0.5).start()
@@ -259,8 +262,10 @@ def main() -> int:
             server = Server(
                 model, chat, Path(tempfile.mkdtemp(prefix="bench-run-"))
             )  # an empty queue each time
-            run = concurrency_run(server, senders, each, base_post=(number + 1) * 10_000_000, paced=paced)
-            server.stop()
+            try:
+                run = concurrency_run(server, senders, each, base_post=(number + 1) * 10_000_000, paced=paced)
+            finally:
+                server.stop()
             runs.append(run)
             print(
                 f"{run['mode']:>12}, {senders:>2} senders: p50 {run['p50']:.1f} ms, p99 {run['p99']:.1f} ms, "
@@ -287,7 +292,9 @@ def write_results(figures: dict[str, Any]) -> None:
     runs_dir = RESULTS / "runs"
     runs_dir.mkdir(exist_ok=True)
     stamp = figures["date"].replace(":", "")
-    (runs_dir / f"{stamp}.json").write_text(json.dumps(figures, indent=1))
+    raw = runs_dir / f"{stamp}.json"
+    if not raw.exists():
+        raw.write_text(json.dumps(figures, indent=1))
     store = figures["store"]
     ratio = store["10000"]["add_job"] / store["10"]["add_job"]
     p99_64 = next(r["p99"] for r in figures["runs"] if r["mode"] == "paced" and r["senders"] == 64)
@@ -333,6 +340,11 @@ def write_results(figures: dict[str, Any]) -> None:
         f"measures capacity: about {flat_out['per_second']:.0f} webhooks/s, i.e. {cost:.1f} ms of server time each on",
         "these 2 cores. With 64 requests always waiting, each waits for the others (Little's law:",
         f"64 × {cost:.1f} ms), so no Python server on 2 cores can answer those within 20 ms.",
+        "",
+        "Even paced, the slowest 1 % of answers wait for the disk: a message is written and fsynced",
+        "before Chat gets its 200 (that is what makes it survive a power cut), and one store has a",
+        f"p99 of {max(t['add_job_p99'] for t in figures['store'].values()):.0f} ms on this machine by itself (table below). Answering before the",
+        "fsync would meet 20 ms and lose the guarantee; the guarantee was kept.",
         "",
         "## Other figures",
         "",
@@ -384,11 +396,12 @@ def chart(figures: dict[str, Any], target: Path) -> None:
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="560" height="320" font-family="sans-serif" font-size="13">'
         '<rect width="560" height="320" fill="white"/>'
-        '<text x="20" y="22" font-size="15" font-weight="bold">Webhook answer time (ms), paced senders, model 3 s</text>'
+        '<text x="20" y="22" font-size="15" font-weight="bold">Webhook answer time (ms), paced senders;'
+        " dashed: the p99 goal</text>"
         f'<line x1="60" x2="540" y1="{goal_y:.1f}" y2="{goal_y:.1f}" stroke="#ef4444" stroke-dasharray="6 4"/>'
-        f'<text x="540" y="{goal_y - 4:.1f}" text-anchor="end" fill="#ef4444">p99 goal 20 ms</text>'
         '<line x1="60" x2="540" y1="250" y2="250" stroke="#999"/>'
         + "".join(bars)
+        + f'<text x="30" y="{goal_y + 4:.1f}" fill="#ef4444" font-size="11">20 ms</text>'
         + '<rect x="60" y="292" width="12" height="12" fill="#2563eb"/><text x="78" y="303">p50</text>'
         '<rect x="130" y="292" width="12" height="12" fill="#f59e0b"/><text x="148" y="303">p99</text>'
         f'<text x="220" y="303">idle RSS {idle} MiB · overhead p50 {overhead} ms</text>'
