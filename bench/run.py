@@ -15,7 +15,6 @@ import platform
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import store as store_module  # noqa: E402
 from tests.fake_chat import FakeChat  # noqa: E402
+from tests.fake_http import free_port  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -56,12 +56,6 @@ def percentile(values: list[float], fraction: float) -> float:
 def rss_mib(pid: int) -> float:
     found = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
     return int(found.group(1)) / 1024 if found else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:

@@ -3,6 +3,7 @@ background, quiet about clients that hang up (the bot's timeouts do that on purp
 
 from __future__ import annotations
 
+import socket
 import ssl
 import sys
 import threading
@@ -41,3 +42,10 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the tests read what the fakes record, not their access log
+
+
+def free_port() -> int:
+    """A port nobody listens on right now, for a server that must be told its port up front."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

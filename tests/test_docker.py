@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +19,7 @@ import requests
 from tests import dockerhost
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fake_chat import FakeChat
+from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.docker
@@ -75,12 +75,6 @@ def report(line: str) -> None:
     REPORT.parent.mkdir(exist_ok=True)
     with REPORT.open("a") as handle:
         handle.write(line + "\n")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Container:

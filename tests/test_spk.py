@@ -23,6 +23,7 @@ from spk import icons
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.dsm import PACKAGES, PackageCenter, is_root, read_info
 from tests.fake_chat import FakeChat
+from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
 from tests.webclient import WebClient
 
@@ -203,12 +204,6 @@ def test_the_payload_brings_every_wheel_for_dsm_7_0(arch: str) -> None:
 
 
 # -- the simulated Package Center -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -23,6 +22,7 @@ import requests
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.dockerhost import Unavailable, apt_mirror
 from tests.fake_chat import FakeChat
+from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
 from tests.test_spk import NAME, built, report
 
@@ -132,7 +132,7 @@ def test_the_armv8_package_installs_offline_and_chats_on_arm64(
         payload.extractall(package / "target", filter="data")
     for script in (package / "staged" / "scripts").iterdir():
         shutil.copy2(script, package / "scripts" / script.name)
-    port = _free_port()
+    port = free_port()
     fake_model.models.append("gpt-5-mini")
     env = {
         "PATH": "/usr/bin:/bin",
@@ -181,12 +181,6 @@ def test_the_armv8_package_installs_offline_and_chats_on_arm64(
     assert stop.returncode == 0
     settings = json.loads((package / "var/data/settings.json").read_text())
     assert settings["_default"]["1"]["admin_password"].startswith("scrypt$")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _log(package: Path) -> str:
