@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import TextIO
 
@@ -112,7 +112,7 @@ def build(
         monitor=monitor,
         queue=dispatcher,
         usage=data.recent_usage,
-        test_model=checks.test_model if model_factory is None else _test_model_with(model_factory),
+        test_model=lambda values: checks.test_model(values, make=models.make),
         test_chat=lambda values, user_id: checks.test_chat(values, chat_client, user_id),
         model_ready=lambda values: is_configured(chat.model_config(values)),
         setup_code=auth.new_setup_code(),
@@ -120,12 +120,6 @@ def build(
     app = web.create_app(live, bot, dispatcher, console)
     server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
     return Runtime(cfg, data, live, dispatcher, server, console)
-
-
-def _test_model_with(factory: ModelFactory) -> Callable[[settings.Values], checks.Result]:
-    """Tests pass a factory with short backoffs; the page's check then builds its clients the
-    same way."""
-    return lambda values: checks.test_model(values, make=factory.make)
 
 
 def fewer_malloc_arenas() -> None:

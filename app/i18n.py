@@ -27,6 +27,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "已开始新对话，之前的 {count} 轮对话已清除。",
     },
     "new_empty": {"en": "New conversation started.", "zh": "已开始新对话。"},
+    "no_incoming_url": {
+        "en": "SynoChatGPT: bot_incoming_url is not set, so I cannot answer yet. "
+        "The NAS admin can set it on the settings page.",
+        "zh": "SynoChatGPT：尚未设置 bot_incoming_url，暂时无法回复。NAS 管理员可以在设置页面中设置。",
+    },
     "busy": {
         "en": "I have too many messages to answer right now and could not take this one. "
         "Please send it again in a minute.",

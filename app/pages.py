@@ -286,7 +286,7 @@ class Pages:
             _set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600)
         body = self.views.render(
             name,
-            t=pagetext.translator(lang),
+            t=pagetext.Translator(lang),
             lang=lang,
             languages=pagetext.LANGUAGES,
             version=__version__,
@@ -396,7 +396,7 @@ class Pages:
     def main_page(self, status: int = 200, result: FormResult | None = None, password_error: str = "") -> str:
         console = self.console
         values = console.settings()
-        t = pagetext.translator(language())
+        t = pagetext.Translator(language())
         days = chart.days_back(datetime.date.fromtimestamp(console.clock()), CHART_DAYS)
         rows = chart.series(console.usage(days[0]), days, t("others"))
         root = bottle.request.urlparts
@@ -478,7 +478,7 @@ class Pages:
         values = self.console.settings()
         result = read_settings_form(form(), values)
         if result.errors:
-            t = pagetext.translator(language())
+            t = pagetext.Translator(language())
             problems = {name: t.problem(exc) for name, exc in result.errors.items()}
             return values, _json(400, ok=False, error=t("fix_fields"), fields=problems)
         return apply_form(values, result), None
@@ -488,7 +488,7 @@ class Pages:
         if refused is not None:
             return refused
         result = self.console.test_model(values)
-        t = pagetext.translator(language())
+        t = pagetext.Translator(language())
         body: dict[str, Any] = {"ok": result.ok, **result.data}
         if "models_error" in body:
             body["models_error"] = t("models_unlisted", detail=body["models_error"])
@@ -500,7 +500,7 @@ class Pages:
         values, refused = self.checked_values()
         if refused is not None:
             return refused
-        t = pagetext.translator(language())
+        t = pagetext.Translator(language())
         raw = (form().get("user_id") or "").strip()
         if not raw.isdigit() or not 0 < int(raw) < 2**31:
             return _json(400, ok=False, error=t("bad_user_id"), fields={"user_id": t("bad_user_id")})
@@ -511,7 +511,7 @@ class Pages:
         return _json(200, **body)
 
     def recent_webhooks(self) -> str:
-        t = pagetext.translator(language())
+        t = pagetext.Translator(language())
         rows = [
             {
                 "time": _fmt_time(w.at),

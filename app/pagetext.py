@@ -486,10 +486,6 @@ def _lookup(key: str, lang: str) -> str:
     return entry.get(lang) or entry["en"]
 
 
-def translator(lang: str) -> Translator:
-    return Translator(lang)
-
-
 def model_error(t: Translator, result: _Problem) -> str:
     key = f"me_{result.kind}"
     sentence = t(key, status=result.status or "", detail=result.detail) if key in TEXTS else result.detail

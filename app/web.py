@@ -150,12 +150,7 @@ def _webhook(
         # answer nobody saw into the history. The reply body is the one channel left to say so.
         log.warning("message from user %s not answered: bot_incoming_url is not set", message.user_id)
         monitor.webhook(200, "no_incoming_url", **who)
-        return _json(
-            200,
-            success=True,
-            text="SynoChatGPT: bot_incoming_url is not set, so I cannot answer yet. "
-            "/ 尚未设置 bot_incoming_url，暂时无法回复。",
-        )
+        return _json(200, success=True, text=_in_their_language(message.text, "no_incoming_url"))
     job = inbox.job_for(
         message.user_id,
         message.username,
@@ -173,7 +168,7 @@ def _webhook(
         # Answered at once, in the reply body: better than an answer that comes far too late.
         log.warning("queue full: refused a message from user %s", message.user_id)
         monitor.webhook(200, "busy", **who)
-        return _json(200, success=True, busy=True, text=i18n.t(i18n.detect(message.text) or "en", "busy"))
+        return _json(200, success=True, busy=True, text=_in_their_language(message.text, "busy"))
     if outcome == worker.DUPLICATE:
         log.info("ignored a repeated delivery of post %s", message.post_id)
         monitor.webhook(200, "duplicate", **who)
@@ -181,3 +176,9 @@ def _webhook(
     log.info("accepted a message from user %s (%d chars)", message.user_id, len(message.text))
     monitor.webhook(200, "accepted", **who)
     return _json(200, success=True)
+
+
+def _in_their_language(text: str, key: str) -> str:
+    """A bot message for the reply body, guessed from the message itself: the webhook does not
+    read the user's file (the worker does), so this costs nothing on the hot path."""
+    return i18n.t(i18n.detect(text) or "en", key)
