@@ -25,7 +25,22 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import TextIO
 
-from app import __version__, auth, chat, checks, config, log, pages, settings, store, synology, web, worker
+from app import (
+    __version__,
+    auth,
+    chat,
+    checks,
+    config,
+    gate,
+    log,
+    pages,
+    settings,
+    store,
+    synology,
+    web,
+    worker,
+)
+from app.downloads import Downloads
 from app.llm import Model, ModelFactory, is_configured
 from app.monitor import Monitor
 from app.server import Server
@@ -99,16 +114,21 @@ def build(
     def model_for(values: settings.Values) -> Model:
         return models.get(chat.model_config(values))
 
+    def save(changes: dict[str, object], remove: tuple[str, ...] = ()) -> None:
+        data.save_settings(settings.storable(changes), remove)
+
     monitor = Monitor()
+    files = Downloads()
+    echoes = gate.Echoes()
     chat_client = sender or synology.ChatClient()
     delivery = chat.ChatDelivery(
-        chat_client, data, on_error=lambda kind, text: monitor.error("chat", kind, text)
+        chat_client, data, on_error=lambda kind, text: monitor.error("chat", kind, text), echoes=echoes
     )
-    bot = chat.Bot(data, live, model_for, delivery, observer=monitor)
+    bot = chat.Bot(data, live, model_for, delivery, save=save, files=files, observer=monitor)
     dispatcher = worker.Dispatcher(data, bot.handle, workers=cfg.workers, max_pending=queue_limit)
     console = pages.Console(
         settings=live,
-        save=data.save_settings,
+        save=save,
         monitor=monitor,
         queue=dispatcher,
         usage=data.recent_usage,
@@ -117,7 +137,7 @@ def build(
         model_ready=lambda values: is_configured(chat.model_config(values)),
         setup_code=auth.new_setup_code(),
     )
-    app = web.create_app(live, bot, dispatcher, console)
+    app = web.create_app(live, gate=gate.Gate(bot, echoes), queue=dispatcher, console=console, files=files)
     server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
     return Runtime(cfg, data, live, dispatcher, server, console)
 
@@ -168,7 +188,7 @@ def settings_command(
     if args.action == "set":
         raw = stdin.read().rstrip("\n") if args.value == "-" else args.value
         clean = settings.validate({args.name: raw}, fixed=from_env)
-        data.save_settings(clean)
+        data.save_settings(settings.storable(clean))
         out.write(f"{args.name} saved\n")
         return 0
     if args.name in from_env:  # the stored value would still lose to the environment

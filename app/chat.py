@@ -5,35 +5,20 @@ from __future__ import annotations
 
 import datetime
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from app import i18n
+from app import i18n, limits
+from app.commands import IMMEDIATE, ORDERED, Commands, History, command_of
+from app.downloads import Downloads
 from app.llm import Model, ModelConfig, ModelError, Reply, is_configured, strip_thinking
 from app.settings import Values
 from app.synology import ChatError, split_message
 from app.worker import Job
 
 log = logging.getLogger(__name__)
-
-NEW_WORDS = {"new", "refresh", "00", "restart", "刷新", "新话题"}
-IMMEDIATE = {"/help", "/whoami", "/usage"}  # read-only: they need not wait for a running answer
-ORDERED = {"/new", "/retry"}  # they change the conversation, so they wait their turn
-_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]{0,30})(?:\s|$)")
-
-
-class History(Protocol):
-    def history(self, key: str) -> list[dict[str, Any]]: ...
-    def append_exchange(self, key: str, exchange: dict[str, Any]) -> None: ...
-    def pop_last_exchange(self, key: str) -> dict[str, Any] | None: ...
-    def clear_conversation(self, key: str) -> int: ...
-    def user(self, user_id: int) -> dict[str, Any]: ...
-    def update_user(self, user_id: int, **fields: Any) -> None: ...
-    def add_usage(self, user_id: int, day: str, prompt: int, completion: int) -> None: ...
-    def usage(self, user_id: int) -> list[dict[str, Any]]: ...
-    def update_job(self, job_id: str, **fields: Any) -> None: ...
+__all__ = ["Bot", "ChatDelivery", "History", "build_messages", "command_of", "estimate_tokens"]
 
 
 class Observer(Protocol):
@@ -56,27 +41,24 @@ def estimate_tokens(text: str) -> int:
     return cjk + (len(text) - cjk + 3) // 4 + 4
 
 
-def command_of(text: str) -> str | None:
-    """The command a message is, if any: '/name' (lower case), or '/new' for the words that
-    mean it when sent alone. A path like '/etc/hosts' is a question, not a command."""
-    stripped = text.strip()
-    if stripped.lower() in NEW_WORDS:
-        return "/new"
-    match = _COMMAND.match(stripped)
-    return "/" + match.group(1).lower() if match else None
-
-
 def build_messages(
-    system_prompt: str, history: Sequence[dict[str, Any]], question: str, budget: int
+    system_prompt: str,
+    history: Sequence[dict[str, Any]],
+    question: str,
+    budget: int,
+    named: bool = False,
 ) -> tuple[list[dict[str, str]], int]:
     """The system prompt, as many of the newest whole exchanges as fit the budget, and the
-    question. Returns the messages and how many exchanges were left out."""
+    question. Returns the messages and how many exchanges were left out. With `named` (a
+    channel's shared conversation) each question carries its asker's name, so the model can
+    tell the people apart; `question` is then expected to carry it already."""
     head = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
     used = sum(estimate_tokens(m["content"]) for m in head) + estimate_tokens(question)
     kept: list[dict[str, str]] = []
     for exchange in reversed(history):
+        asked = str(exchange["user"])
         pair = [
-            {"role": "user", "content": exchange["user"]},
+            {"role": "user", "content": f"{exchange.get('name') or '?'}: {asked}" if named else asked},
             {"role": "assistant", "content": exchange["assistant"]},
         ]
         cost = sum(estimate_tokens(m["content"]) for m in pair)
@@ -108,6 +90,8 @@ class Bot:
         model: Callable[[Values], Model],
         deliver: Deliver,
         *,
+        save: Callable[[dict[str, Any]], None] | None = None,
+        files: Downloads | None = None,
         clock: Callable[[], float] = time.time,
         observer: Observer | None = None,
     ) -> None:
@@ -117,13 +101,23 @@ class Bot:
         self._model = model
         self._deliver = deliver
         self._clock = clock
+        self.commands = Commands(store, save or (lambda changes: None), self._ask, files, clock)
 
     # -- accepting ---------------------------------------------------------------------------
 
     def job_for(
-        self, user_id: int, username: str, text: str, dedupe: str, conversation: str | None = None
+        self,
+        user_id: int,
+        username: str,
+        text: str,
+        dedupe: str,
+        conversation: str | None = None,
+        *,
+        channel: str = "",
+        base_url: str = "",
     ) -> Job:
-        """Turn an accepted Chat message into a job, choosing its lane."""
+        """Turn an accepted Chat message into a job, choosing its lane. A channel's answer goes
+        to that channel; everything else to the person, from the bot."""
         conversation = conversation or f"dm-{user_id}"
         command = command_of(text)
         if command in IMMEDIATE or (command and command not in ORDERED):
@@ -140,6 +134,8 @@ class Bot:
             text=text,
             kind=kind,
             dedupe=dedupe,
+            channel=channel,
+            base_url=base_url,
         )
 
     def _language(self, values: Values, user_id: int, text: str) -> str:
@@ -160,57 +156,43 @@ class Bot:
             # the user's file.
             job.lang = self._language(values, job.user_id, job.text)
             job.reply = self._answer(job, values)
-            self._store.update_job(job.id, reply=job.reply)
+            self._store.update_job(job.id, reply=job.reply, file=job.file)
         self._deliver(job, job.reply, values)
+
+    def quick_reply(self, job: Job, values: Values) -> str:
+        """A command's answer at once, for a slash command's HTTP reply (only its sender sees
+        it). Only for commands that do not ask the model."""
+        job.lang = self._language(values, job.user_id, job.text)
+        return self._answer(job, values)
 
     def _answer(self, job: Job, values: Values) -> str:
         command = command_of(job.text) if job.kind == "command" else None
         if command:
-            return self._command(command, job, values)
+            return self.commands.run(command, job, values)
         if not job.text.strip():
             return i18n.t(job.lang, "no_text")
         return self._ask(job, job.text, values)
-
-    def _command(self, command: str, job: Job, values: Values) -> str:
-        lang = job.lang
-        if command == "/help":
-            return i18n.t(lang, "help", model=values.model)
-        if command == "/whoami":
-            return i18n.t(lang, "whoami", user_id=job.user_id, username=job.username or "?")
-        if command == "/usage":
-            rows = self._store.usage(job.user_id)
-            today = self._today()
-            row = next((r for r in rows if r["day"] == today), {})
-            return i18n.t(
-                lang,
-                "usage",
-                today=row.get("prompt", 0) + row.get("completion", 0),
-                today_requests=row.get("requests", 0),
-                total=sum(r["prompt"] + r["completion"] for r in rows),
-                total_requests=sum(r.get("requests", 0) for r in rows),
-            )
-        if command == "/new":
-            count = self._store.clear_conversation(job.conversation)
-            return i18n.t(lang, "new", count=count) if count else i18n.t(lang, "new_empty")
-        if command == "/retry":
-            history = self._store.history(job.conversation)
-            if not history:
-                return i18n.t(lang, "retry_nothing")
-            return self._ask(job, str(history[-1]["user"]), values, replace_last=True)
-        return i18n.t(lang, "unknown_command", command=command)
 
     def _ask(self, job: Job, question: str, values: Values, replace_last: bool = False) -> str:
         """Ask the model and record the exchange. With replace_last (/retry) the previous
         exchange is left out of the context and replaced only once a new answer exists."""
         if not is_configured(model_config(values)):
             return i18n.t(job.lang, "not_configured")
+        refused = self._over_quota(job, values)
+        if refused:
+            return refused
         history = self._store.history(job.conversation)
         if replace_last:
             history = history[:-1]
+        persona = self._store.conversation_meta(job.conversation).get("persona") or values.system_prompt
+        named = job.conversation.startswith("ch-") and "-u" not in job.conversation[3:]
+        asked = f"{job.username or job.user_id}: {question}" if named else question
         budget = int(values.context_tokens)
         started = time.monotonic()
         try:
-            reply, question_sent = self._complete_within_context(values, history, question, budget)
+            reply, question_sent = self._complete_within_context(
+                values, persona=persona, history=history, question=asked, budget=budget, named=named
+            )
         except ModelError as exc:
             log.warning("model error for user %s after %d attempt(s): %s", job.user_id, exc.attempts, exc)
             if self._observer:
@@ -224,9 +206,14 @@ class Bot:
             return i18n.t(job.lang, "empty_answer")
         if replace_last:
             self._store.pop_last_exchange(job.conversation)
-        self._store.append_exchange(
-            job.conversation, {"user": question, "assistant": text, "at": self._clock(), "job": job.id}
-        )
+        exchange = {
+            "user": question,
+            "assistant": text,
+            "at": self._clock(),
+            "job": job.id,
+            "uid": job.user_id,
+        }
+        self._store.append_exchange(job.conversation, {**exchange, "name": job.username})
         prompt = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(question_sent)
         completion = (
             reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(reply.text)
@@ -236,15 +223,39 @@ class Bot:
             self._store.update_user(job.user_id, username=job.username)
         return text
 
+    def _over_quota(self, job: Job, values: Values) -> str:
+        """The reason a question may not go to the model: a used-up token quota. Admins have none."""
+        if limits.role(values, job.user_id, job.username) == limits.ADMIN:
+            return ""
+        daily, monthly = limits.quotas(values, self._store.user(job.user_id))
+        if not daily and not monthly:
+            return ""
+        now = datetime.datetime.fromtimestamp(self._clock())
+        hit = limits.quota_hit(self._store.usage(job.user_id), now, daily, monthly)
+        if hit is None or hit.resets is None:
+            return ""
+        log.info("user %s is over the %s token quota (%d)", job.user_id, hit.which, hit.limit)
+        if hit.which == "daily":
+            left = i18n.duration(job.lang, (hit.resets - now).total_seconds())
+            return i18n.t(job.lang, "limit_daily", limit=hit.limit, left=left)
+        return i18n.t(job.lang, "limit_monthly", limit=hit.limit, day=hit.resets.date().isoformat())
+
     def _complete_within_context(
-        self, values: Values, history: Sequence[dict[str, Any]], question: str, budget: int
+        self,
+        values: Values,
+        *,
+        persona: str,
+        history: Sequence[dict[str, Any]],
+        question: str,
+        budget: int,
+        named: bool,
     ) -> tuple[Reply, str]:
         """Ask the model; when it says the context is too long (the server's window is smaller
         than context_tokens), keep only the newer half of the history and ask again, down to
         none at all, rather than fail. Halving bounds this to a handful of quick calls."""
         model = self._model(values)
         while True:
-            messages, dropped = build_messages(values.system_prompt, history, question, budget)
+            messages, dropped = build_messages(persona, history, question, budget, named)
             try:
                 return model.complete(messages), "\n".join(m["content"] for m in messages)
             except ModelError as exc:
@@ -293,34 +304,56 @@ def redact(text: str, values: Values) -> str:
 
 
 class Sender(Protocol):
-    def send_dm(
+    def send(
         self,
         url: str,
-        user_id: int,
         text: str,
         *,
+        user_id: int | None = None,
         verify: bool | str = True,
         start: int = 0,
         on_sent: Callable[[int], None] | None = None,
+        file_url: str = "",
     ) -> int: ...
 
 
+class Echoes(Protocol):
+    def remember(self, channel: str, texts: Sequence[str]) -> None: ...
+
+
 class ChatDelivery:
-    """Posts an answer to the user through the bot's incoming URL, recording progress on the job
-    so that a restart resumes after the last chunk that went out."""
+    """Posts an answer: to the person through the bot's incoming URL, or into the channel the
+    question came from through that channel's incoming webhook, naming the asker. Progress is
+    recorded on the job, so a restart resumes after the last chunk that went out."""
 
     def __init__(
-        self, sender: Sender, store: History, on_error: Callable[[str, str], None] | None = None
+        self,
+        sender: Sender,
+        store: History,
+        on_error: Callable[[str, str], None] | None = None,
+        echoes: Echoes | None = None,
     ) -> None:
         self._sender = sender
         self._store = store
         self._on_error = on_error
+        self._echoes = echoes
 
     def __call__(self, job: Job, text: str, values: Values) -> None:
-        url = values.bot_incoming_url
-        if not url:
-            self._fail(job, "config", "bot_incoming_url is not set, so the answer cannot be posted")
-            return
+        user_id: int | None = job.user_id
+        if job.channel:
+            channel = next((c for c in values.channels if c.name == job.channel), None)
+            if channel is None:
+                self._fail(job, "config", f"the channel {job.channel} is no longer configured")
+                return
+            url, user_id = channel.incoming_url, None
+            text = f"@{job.username or job.user_id}\n{text}"
+            if self._echoes:  # before posting: Chat may hand our own post back at once
+                self._echoes.remember(channel.name, split_message(text))
+        else:
+            url = values.bot_incoming_url
+            if not url:
+                self._fail(job, "config", "bot_incoming_url is not set, so the answer cannot be posted")
+                return
 
         def progress(count: int) -> None:
             job.sent = count
@@ -331,9 +364,26 @@ class ChatDelivery:
             if job.interrupted and job.sent < len(split_message(text)):
                 # The chunk that was in flight at the crash may have arrived: say so, rather
                 # than silently sending it a second time or not at all.
-                self._sender.send_dm(url, job.user_id, i18n.t(job.lang, "resent"), verify=verify)
+                self._sender.send(url, i18n.t(job.lang, "resent"), user_id=user_id, verify=verify)
                 job.interrupted = False
-            self._sender.send_dm(url, job.user_id, text, verify=verify, start=job.sent, on_sent=progress)
+            try:
+                self._sender.send(
+                    url,
+                    text,
+                    user_id=user_id,
+                    verify=verify,
+                    start=job.sent,
+                    on_sent=progress,
+                    file_url=job.file,
+                )
+            except ChatError as exc:
+                if exc.kind != "file":
+                    raise
+                # Chat could not download the file (it cannot reach us at that address): the
+                # text still goes, with a word on why nothing is attached.
+                log.warning("Chat could not fetch the file for user %s: %s", job.user_id, exc)
+                note = f"{text}\n\n{i18n.t(job.lang, 'file_not_fetched')}"
+                self._sender.send(url, note, user_id=user_id, verify=verify, start=job.sent, on_sent=progress)
         except ChatError as exc:  # its text never holds the URL or the token
             self._fail(job, exc.kind, str(exc))
 

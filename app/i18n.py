@@ -12,16 +12,156 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I answer with the AI model {model}. Just write to me.\n"
         "/new — start a new conversation (also: new, restart, 00)\n"
         "/retry — ask your last question again\n"
-        "/usage — your tokens today and in total\n"
+        "/ask <question> — ask a question (for slash commands)\n"
+        "/usage — your tokens today and this month, and your limits\n"
+        "/export — your conversation as a Markdown file\n"
+        "/forget — delete everything I stored of your conversations\n"
+        "/model — the model I use\n"
+        "/persona — this conversation's instructions\n"
         "/whoami — your Synology Chat id and name\n"
         "/help — this text",
         "zh": "我通过 AI 模型 {model} 回答，直接发消息即可。\n"
         "/new — 开始新对话（也可发送：刷新、新话题、00）\n"
         "/retry — 重新回答上一个问题\n"
-        "/usage — 你今天和累计使用的 token\n"
+        "/ask <问题> — 提问（用于斜杠命令）\n"
+        "/usage — 你今天和本月使用的 token，以及你的限额\n"
+        "/export — 把对话导出为 Markdown 文件\n"
+        "/forget — 删除我保存的你的全部对话\n"
+        "/model — 查看当前模型\n"
+        "/persona — 查看本对话的指令\n"
         "/whoami — 你的 Synology Chat 用户 ID 和名字\n"
         "/help — 显示本帮助",
     },
+    "help_admin": {
+        "en": "Admin commands:\n"
+        "/model <name> — switch the model for everyone\n"
+        "/persona <text> — set this conversation's instructions (/persona reset: the default)\n"
+        "/pause — answer only admins until /resume\n"
+        "/resume — answer everyone again",
+        "zh": "管理员命令：\n"
+        "/model <名称> — 为所有人切换模型\n"
+        "/persona <文字> — 设置本对话的指令（/persona reset 恢复默认）\n"
+        "/pause — 暂停，只回答管理员，直到 /resume\n"
+        "/resume — 恢复回答所有人",
+    },
+    "admin_only": {
+        "en": "Only the bot's admins can use {command}.",
+        "zh": "只有机器人管理员可以使用 {command}。",
+    },
+    "refused_guest": {
+        "en": "Sorry, this bot only answers the people its admin has allowed. Ask the NAS admin to "
+        "add you; your Synology Chat user id is {user_id}.",
+        "zh": "抱歉，这个机器人只回答管理员允许的用户。请联系 NAS 管理员添加你，"
+        "你的 Synology Chat 用户 ID 是 {user_id}。",
+    },
+    "refused_blocked": {
+        "en": "Sorry, this bot is not available to you.",
+        "zh": "抱歉，你无法使用这个机器人。",
+    },
+    "paused_notice": {
+        "en": "The bot is paused by its admin and is not answering right now. Please try again later.",
+        "zh": "机器人已被管理员暂停，暂时不回答。请稍后再试。",
+    },
+    "limit_interval": {
+        "en": "Please wait {wait} more seconds: one question every {limit} seconds.",
+        "zh": "请再等 {wait} 秒：每 {limit} 秒只能提一个问题。",
+    },
+    "limit_per_minute": {
+        "en": "You have asked {limit} questions in the last minute, the most allowed. You can ask "
+        "again in {wait} seconds.",
+        "zh": "你在一分钟内已提了 {limit} 个问题，达到上限。{wait} 秒后可以再问。",
+    },
+    "limit_daily": {
+        "en": "You have used today's quota of {limit} tokens. It resets at midnight, in {left}.",
+        "zh": "你今天的 {limit} token 额度已用完，将在午夜（{left}后）重置。",
+    },
+    "limit_monthly": {
+        "en": "You have used this month's quota of {limit} tokens. It resets on {day}.",
+        "zh": "你本月的 {limit} token 额度已用完，将于 {day} 重置。",
+    },
+    "usage_limits": {
+        "en": "Your limits: {daily} tokens a day, {monthly} a month.",
+        "zh": "你的限额：每天 {daily} token，每月 {monthly} token。",
+    },
+    "no_limit": {"en": "no limit", "zh": "不限"},
+    "slash_queued": {
+        "en": "Asked. The answer comes from the bot in your direct messages.",
+        "zh": "已提问，回答会由机器人以私信发给你。",
+    },
+    "ask_empty": {
+        "en": "What would you like to ask? Write the question after the command.",
+        "zh": "你想问什么？请在命令后面写上问题。",
+    },
+    "forget": {
+        "en": "Done: I deleted {count} stored exchanges of yours. Your token usage stays, for the quotas.",
+        "zh": "已删除你的 {count} 轮对话记录。token 用量会保留，用于计算额度。",
+    },
+    "forget_empty": {
+        "en": "I had nothing stored from your conversations.",
+        "zh": "我没有保存你的任何对话。",
+    },
+    "export_empty": {
+        "en": "There is nothing to export yet: this conversation is empty.",
+        "zh": "还没有可导出的内容：这个对话是空的。",
+    },
+    "export_saved": {
+        "en": "Your conversation ({count} exchanges) is saved as {path}.",
+        "zh": "你的对话（{count} 轮）已保存为 {path}。",
+    },
+    "export_attached": {
+        "en": "Your conversation ({count} exchanges) is attached as a Markdown file.",
+        "zh": "你的对话（{count} 轮）已作为 Markdown 文件附上。",
+    },
+    "export_failed": {
+        "en": "I could not save the export to the export folder ({reason}). The admin should check "
+        "that the folder exists and that SynoChatGPT may write to it.",
+        "zh": "无法把导出文件保存到导出文件夹（{reason}）。"
+        "请管理员确认该文件夹存在且 SynoChatGPT 有写入权限。",
+    },
+    "export_nowhere": {
+        "en": "I cannot export here: no export folder is set and Chat could not be given a link "
+        "to fetch the file. The admin can set an export folder on the settings page.",
+        "zh": "无法导出：没有设置导出文件夹，也无法让 Chat 下载文件。管理员可以在设置页面设置导出文件夹。",
+    },
+    "file_not_fetched": {
+        "en": "(Chat could not fetch the file from SynoChatGPT, so it is not attached.)",
+        "zh": "（Chat 无法从 SynoChatGPT 下载文件，因此没有附上。）",
+    },
+    "model_now": {"en": "I answer with the model {model}.", "zh": "当前使用的模型是 {model}。"},
+    "model_set": {
+        "en": "From now on I answer everyone with the model {model}.",
+        "zh": "从现在起，我用模型 {model} 回答所有人。",
+    },
+    "setting_fixed": {
+        "en": "{name} is fixed by the environment variable {env}, so it cannot be changed here.",
+        "zh": "{name} 由环境变量 {env} 设定，无法在这里修改。",
+    },
+    "model_bad": {"en": "That is not a model name: {problem}.", "zh": "这不是有效的模型名称：{problem}。"},
+    "persona_now": {
+        "en": "This conversation's instructions:\n{persona}",
+        "zh": "本对话的指令：\n{persona}",
+    },
+    "persona_default": {
+        "en": "This conversation uses the default instructions:\n{persona}",
+        "zh": "本对话使用默认指令：\n{persona}",
+    },
+    "persona_set": {
+        "en": "New instructions for this conversation are set; they apply from the next question.",
+        "zh": "已为本对话设置新指令，从下一个问题开始生效。",
+    },
+    "persona_reset": {
+        "en": "This conversation is back to the default instructions.",
+        "zh": "本对话已恢复默认指令。",
+    },
+    "persona_long": {
+        "en": "Those instructions are too long (at most {max} characters).",
+        "zh": "指令太长（最多 {max} 个字符）。",
+    },
+    "paused": {
+        "en": "Paused: I answer only admins until someone sends /resume.",
+        "zh": "已暂停：在有人发送 /resume 之前，我只回答管理员。",
+    },
+    "resumed": {"en": "Resumed: I answer everyone again.", "zh": "已恢复：我会重新回答所有人。"},
     "new": {
         "en": "New conversation started. I have forgotten the previous {count} exchanges.",
         "zh": "已开始新对话，之前的 {count} 轮对话已清除。",
@@ -50,9 +190,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "你的 Synology Chat 用户 ID 是 {user_id}，名字是 {username}。",
     },
     "usage": {
-        "en": "Tokens used today: {today} ({today_requests} questions). In total: {total} "
-        "({total_requests} questions).",
-        "zh": "今天已用 {today} 个 token（{today_requests} 个问题），累计 {total} 个 token"
+        "en": "Tokens used today: {today} ({today_requests} questions). This month: {month}. In "
+        "total: {total} ({total_requests} questions).",
+        "zh": "今天已用 {today} 个 token（{today_requests} 个问题），本月 {month} 个，累计 {total} 个 token"
         "（{total_requests} 个问题）。",
     },
     "unknown_command": {
@@ -144,3 +284,18 @@ def detect(text: str) -> str | None:
 def t(lang: str, key: str, **values: Any) -> str:
     table = MESSAGES[key]
     return table.get(lang, table["en"]).format(**values)
+
+
+def pick(configured: str, text: str) -> str:
+    """The language of an answer given at once, before the person's file is read: the
+    configured one, else a guess from the message itself."""
+    return configured if configured in LANGUAGES else (detect(text) or "en")
+
+
+def duration(lang: str, seconds: float) -> str:
+    """'5 h 12 min' / '5 小时 12 分钟'."""
+    minutes = max(1, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    if lang == "zh":
+        return f"{hours} 小时 {minutes} 分钟" if hours else f"{minutes} 分钟"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

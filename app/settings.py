@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from app import auth
+from app import auth, integrations, synology
 
 ENV_PREFIX = "SYNOCHATGPT_"
 
@@ -25,7 +25,9 @@ DEFAULT_SYSTEM_PROMPT = (
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # str, text, int, float, bool, url, choice, path, password (stored as a hash)
+    # str, text, int, float, bool, url, choice, path, password (stored as a hash), list (of
+    # names or ids), tokens (a list of secrets), channels (integrations.Channel objects)
+    kind: str
     default: Any
     help: str
     group: str
@@ -189,6 +191,124 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("auto", "en", "zh"),
         help="Language of the bot's own messages: auto follows each user's writing.",
     ),
+    Setting(
+        "export_dir",
+        "path",
+        "",
+        group="behaviour",
+        label="Export folder",
+        help="Folder where /export saves conversations as Markdown files, one sub-folder per "
+        "user. On DSM, a shared folder the package may write to (for example /volume1/chat-exports); "
+        "empty: the file is only sent in Chat.",
+    ),
+    # Access and limits
+    Setting(
+        "access",
+        "choice",
+        "everyone",
+        group="access",
+        label="Who may chat",
+        choices=("everyone", "listed"),
+        help="Everyone who can reach the bot, or only the people in the allow-list and the admins.",
+    ),
+    Setting(
+        "allowed_users",
+        "list",
+        (),
+        group="access",
+        label="Allow-list",
+        help="Chat user ids or user names, separated by commas or new lines. /whoami shows a "
+        "person's id; ids are safer, as a user name can be changed.",
+    ),
+    Setting(
+        "blocked_users",
+        "list",
+        (),
+        group="access",
+        label="Block-list",
+        help="Chat user ids or user names who may not use the bot, even when everyone may.",
+    ),
+    Setting(
+        "admin_users",
+        "list",
+        (),
+        group="access",
+        label="Admins",
+        help="Chat user ids or user names who may use /model, /persona, /pause and /resume, and "
+        "who are not limited.",
+    ),
+    Setting(
+        "paused",
+        "bool",
+        False,
+        group="access",
+        label="Paused",
+        help="While paused, only admins get answers; others are told so. /pause and /resume set it.",
+    ),
+    Setting(
+        "min_interval",
+        "int",
+        0,
+        group="access",
+        label="Seconds between questions",
+        minimum=0,
+        maximum=86400,
+        help="Shortest time between two questions of one person; 0 means no limit.",
+    ),
+    Setting(
+        "questions_per_minute",
+        "int",
+        0,
+        group="access",
+        label="Questions per minute",
+        minimum=0,
+        maximum=1000,
+        help="Most questions one person may ask in any 60 seconds; 0 means no limit.",
+    ),
+    Setting(
+        "daily_tokens",
+        "int",
+        0,
+        group="access",
+        label="Tokens per day",
+        minimum=0,
+        maximum=10**10,
+        help="Tokens (question, history and answer) one person may use per day, counted from "
+        "midnight; 0 means no limit. The user table below can set other limits per person.",
+    ),
+    Setting(
+        "monthly_tokens",
+        "int",
+        0,
+        group="access",
+        label="Tokens per month",
+        minimum=0,
+        maximum=10**11,
+        help="Tokens one person may use per calendar month; 0 means no limit.",
+    ),
+    # Channels and slash commands
+    Setting(
+        "channels",
+        "channels",
+        (),
+        group="channels",
+        label="Channels",
+        secret=True,
+        help="Channels the bot answers in: for each, an outgoing webhook (its token) and that "
+        "channel's incoming webhook (its URL, with method=incoming). In the environment, a JSON "
+        'list: [{"name": "team", "outgoing_token": "…", "incoming_url": "…", "context": '
+        '"shared", "triggers": ["@ai"]}].',
+    ),
+    Setting(
+        "slash_tokens",
+        "tokens",
+        (),
+        group="channels",
+        label="Slash command tokens",
+        secret=True,
+        help="The token of each Synology Chat slash command that points at this server (for "
+        "example /ask). In the environment, separated by commas.",
+    ),
     # The settings page's own account. Never shown; kept only as a salted scrypt hash.
     Setting(
         "admin_password",
@@ -202,7 +322,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "advanced")  # the page's sections
+GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "access", "channels", "advanced")
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -226,6 +346,18 @@ PROBLEMS: dict[str, str] = {
     "pw_short": f"must be at least {auth.MIN_PASSWORD} characters long",
     "pw_long": f"must be at most {auth.MAX_PASSWORD} characters long",
     "unknown": "is not a setting",
+    "list_entry": "has an entry that is too long or contains a space: {entry}",
+    "token": "has a token that is too long or contains a space",
+    "ch_json": "must be a JSON list of objects with name, outgoing_token and incoming_url",
+    "ch_count": "can hold at most {max} channels",
+    "ch_name": "channel {n} needs a name",
+    "ch_name_long": "channel {name} has a name longer than 64 characters",
+    "ch_token": "channel {name} needs the outgoing webhook's token",
+    "ch_url": "channel {name} needs the channel's incoming webhook URL (with method=incoming and token=…)",
+    "ch_context": "channel {name}: context must be shared or per_user",
+    "ch_triggers": "channel {name}: trigger words must be single words (at most 20, 40 characters each)",
+    "ch_same_name": "two channels are called {name}",
+    "ch_same_token": "channel {name} has the same outgoing token as another one",
     "fixed": "is fixed by the environment variable {env}",
 }
 
@@ -262,6 +394,13 @@ def parse(setting: Setting, raw: Any) -> Any:
         if problem:
             raise Invalid(problem)
         return auth.hash_password(text)
+    if setting.kind in ("list", "tokens"):
+        return _parse_list(setting, raw)
+    if setting.kind == "channels":
+        try:
+            return integrations.parse_channels(raw)
+        except integrations.Problem as exc:
+            raise Invalid(exc.key, **exc.params) from None
     if setting.kind in ("str", "text", "path", "url", "choice"):
         value = "" if raw is None else str(raw)
         value = value if setting.kind == "text" else value.strip()
@@ -288,6 +427,21 @@ def parse(setting: Setting, raw: Any) -> Any:
             return None  # an optional number: left to the server
         return _parse_number(setting, raw)
     raise AssertionError(f"unknown kind {setting.kind}")
+
+
+def _parse_list(setting: Setting, raw: Any) -> tuple[str, ...]:
+    """Names, ids or tokens: from text (commas or new lines) or a stored list. Duplicates go;
+    a leading @ on a name is dropped, as people paste names the way Chat shows them."""
+    if raw is None:
+        return ()
+    items = integrations.split_list(raw) if isinstance(raw, str) else [str(v).strip() for v in raw]
+    if setting.kind == "list":
+        items = [item.lstrip("@").strip() for item in items]
+    clean = tuple(dict.fromkeys(item for item in items if item))
+    for item in clean:
+        if len(item) > (100 if setting.kind == "tokens" else 64) or any(c.isspace() for c in item):
+            raise Invalid("token") if setting.kind == "tokens" else Invalid("list_entry", entry=item[:64])
+    return clean
 
 
 def _parse_number(setting: Setting, raw: Any) -> int | float:
@@ -338,7 +492,21 @@ class Values:
             raise AttributeError(name) from None
 
     def secrets(self) -> list[str]:
-        return [str(self.values[s.name]) for s in SETTINGS if s.secret and self.values.get(s.name)]
+        """Every secret text in force, to keep out of logs and messages."""
+        found: list[str] = []
+        for setting in SETTINGS:
+            value = self.values.get(setting.name)
+            if not setting.secret or not value:
+                continue
+            if setting.kind == "tokens":
+                found += [str(v) for v in value]
+            elif setting.kind == "channels":
+                for channel in value:
+                    found += [channel.outgoing_token, channel.incoming_url]
+                    found.append(synology.token_from_url(channel.incoming_url))
+            else:
+                found.append(str(value))
+        return [s for s in found if s]
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -408,6 +576,12 @@ def validate(changes: Mapping[str, Any], fixed: Iterable[str] = ()) -> dict[str,
 
 def masked(setting: Setting, value: Any) -> str:
     """How a value may be shown: secrets only as set/unset and their last four characters."""
+    if setting.kind == "list":
+        return ", ".join(value) if value else "(not set)"
+    if setting.kind == "tokens":
+        return f"({len(value)} set)" if value else "(not set)"
+    if setting.kind == "channels":
+        return f"({len(value)}: {', '.join(c.name for c in value)})" if value else "(not set)"
     if not setting.secret:
         return "(not set)" if value is None or value == "" else str(value)
     text = str(value or "")
@@ -416,3 +590,14 @@ def masked(setting: Setting, value: Any) -> str:
     if setting.kind == "password":
         return "(set)"
     return f"(set, ends in …{text[-4:]})" if len(text) >= 12 else "(set)"
+
+
+def storable(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Parsed values as JSON can hold them: lists for tuples, objects for channels."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        is_list = isinstance(value, tuple)
+        out[name] = (
+            [v.to_dict() if isinstance(v, integrations.Channel) else v for v in value] if is_list else value
+        )
+    return out

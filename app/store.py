@@ -283,6 +283,7 @@ class Store:
             return dict(last)
 
     def clear_conversation(self, key: str) -> int:
+        """Forget the exchanges; the conversation's persona stays (/new is not /forget)."""
         path = self._conversation_path(key)
         if not path.exists():
             return 0
@@ -290,6 +291,48 @@ class Store:
             count = len(db)
             db.truncate()
             return count
+
+    def conversation_meta(self, key: str) -> dict[str, Any]:
+        path = self._conversation_path(key)
+        if not path.exists():
+            return {}
+        with self._db(path) as db:
+            doc = db.table("meta").get(doc_id=1)
+            return dict(doc) if doc else {}
+
+    def update_conversation_meta(self, key: str, **fields: Any) -> None:
+        """Set fields of the conversation's own settings (its persona); None removes one."""
+        with self._db(self._conversation_path(key)) as db:
+            meta = db.table("meta")
+            current = {k: v for k, v in {**(meta.get(doc_id=1) or {}), **fields}.items() if v is not None}
+            meta.truncate()
+            if current:
+                meta.insert(current)
+
+    def forget_user(self, user_id: int, own: list[str]) -> int:
+        """Delete what a person said and was answered: the conversations that are theirs alone
+        (`own`, plus one-per-user channel ones) entirely, and their exchanges in shared ones.
+        Their usage stays: it is what their quota counts. Returns the exchanges removed."""
+        removed = 0
+        folder = self.data_dir / "conversations"
+        mine = {f"{key}.json" for key in own}
+        for path in sorted(folder.glob("*.json")):
+            if path.name.startswith(".tmp-"):
+                continue
+            if path.name in mine or path.stem.endswith(f"-u{int(user_id)}"):
+                with self._lock(path):
+                    with suppress(OSError, ValueError):
+                        removed += len(json.loads(path.read_text(encoding="utf-8")).get("_default", {}))
+                    path.unlink(missing_ok=True)
+                continue
+            if path.stem.startswith("ch-"):
+                with self._db(path) as db:
+                    ids = [d.doc_id for d in db.all() if d.get("uid") == int(user_id)]
+                    if ids:
+                        db.remove(doc_ids=ids)
+                        removed += len(ids)
+        _fsync_dir(folder)
+        return removed
 
     # -- users ------------------------------------------------------------------------------
 
@@ -334,6 +377,26 @@ class Store:
             return []
         with self._db(path) as db:
             return sorted((dict(d) for d in db.table("usage").all()), key=lambda d: d["day"])
+
+    def people(self) -> list[dict[str, Any]]:
+        """Everyone who has chatted: {"user_id", "profile", "usage", "seen"} (seen: the time
+        their file last changed), most recently seen first. For the settings page."""
+        found = []
+        for path in (self.data_dir / "users").glob("*.json"):
+            try:
+                user_id = int(path.stem)
+                seen = path.stat().st_mtime
+            except (ValueError, OSError):
+                continue
+            found.append(
+                {
+                    "user_id": user_id,
+                    "profile": self.user(user_id),
+                    "usage": self.usage(user_id),
+                    "seen": seen,
+                }
+            )
+        return sorted(found, key=lambda p: -p["seen"])
 
     def recent_usage(self, since: str) -> dict[int, dict[str, Any]]:
         """Every user's usage from day `since` (ISO date) on: {user_id: {"username", "days":

@@ -46,6 +46,7 @@ class Inbound:
     file_name: str = ""
     channel_id: str = ""
     channel_name: str = ""
+    trigger_word: str = ""  # an outgoing webhook's: the word that made it fire
 
 
 def parse_inbound(body: bytes, content_type: str) -> Inbound:
@@ -71,6 +72,7 @@ def parse_inbound(body: bytes, content_type: str) -> Inbound:
         file_name=_text(fields.get("file_name"))[:400],
         channel_id=_text(fields.get("channel_id"))[:40],
         channel_name=_text(fields.get("channel_name"))[:200],
+        trigger_word=_text(fields.get("trigger_word"))[:100],
     )
 
 
@@ -262,7 +264,7 @@ def _prefix(text: str, units: int) -> str:
 
 
 class ChatError(RuntimeError):
-    """A post to Chat failed. `kind`: token, payload, too_long, too_fast, tls, timeout,
+    """A post to Chat failed. `kind`: token, payload, file, too_long, too_fast, tls, timeout,
     unreachable, http, api. The message never contains the URL (it holds the token)."""
 
     def __init__(self, kind: str, message: str, code: int | None = None) -> None:
@@ -273,6 +275,7 @@ class ChatError(RuntimeError):
 
 ERROR_KINDS = {
     404: "token",
+    117: "file",
     407: "payload",
     120: "payload",
     101: "payload",
@@ -326,11 +329,32 @@ class ChatClient:
         start: int = 0,
         on_sent: Callable[[int], None] | None = None,
     ) -> int:
-        """Post `text` to one user in as many posts as it needs, from chunk `start` on; calls
-        on_sent(n) after the n-th chunk went out, so a restart can resume. Returns the count."""
+        """Post `text` to one user through the bot's incoming URL (method=chatbot)."""
+        return self.send(url, text, user_id=user_id, verify=verify, start=start, on_sent=on_sent)
+
+    def send(
+        self,
+        url: str,
+        text: str,
+        *,
+        user_id: int | None = None,
+        verify: bool | str = True,
+        start: int = 0,
+        on_sent: Callable[[int], None] | None = None,
+        file_url: str = "",
+    ) -> int:
+        """Post `text` in as many posts as it needs, from chunk `start` on: to one user (the
+        bot's URL) or to a channel (a channel's incoming URL, user_id None). A file_url goes with
+        the last post; Chat downloads it itself. Calls on_sent(n) after the n-th chunk went out,
+        so a restart can resume. Returns the count."""
         chunks = split_message(text)
         for index in range(start, len(chunks)):
-            self._post_fitting(url, {"text": chunks[index], "user_ids": [user_id]}, verify)
+            payload: dict[str, Any] = {"text": chunks[index]}
+            if user_id is not None:
+                payload["user_ids"] = [user_id]
+            if file_url and index == len(chunks) - 1:
+                payload["file_url"] = file_url
+            self._post_fitting(url, payload, verify)
             if on_sent:
                 on_sent(index + 1)
         return len(chunks)
@@ -342,8 +366,12 @@ class ChatClient:
             if exc.kind != "too_long" or size(payload["text"]) < 200:
                 raise
             # Chat's limit is not documented exactly (it may count bytes): halve and try again.
-            for part in split_message(payload["text"], size(payload["text"]) // 2):
-                self._post_fitting(url, {**payload, "text": part}, verify)
+            parts = split_message(payload["text"], size(payload["text"]) // 2)
+            plain = {k: v for k, v in payload.items() if k != "file_url"}
+            for number, part in enumerate(parts, start=1):
+                self._post_fitting(
+                    url, {**(payload if number == len(parts) else plain), "text": part}, verify
+                )
 
     def post(self, url: str, payload: dict[str, Any], *, verify: bool | str = True) -> dict[str, Any]:
         """One API call, paced and retried where that is safe. Returns Chat's JSON answer."""
@@ -425,6 +453,7 @@ def _check_answer(response: requests.Response) -> dict[str, Any]:
         "too_long": "the message is too long",
         "too_fast": "posting too fast",
         "payload": "Chat could not read the message",
+        "file": "Chat could not fetch the attached file",
     }.get(kind, "Chat refused the message")
     text = f"{hint} (Chat error {code}" + (f": {str(detail)[:100]}" if detail else "") + ")"
     raise ChatError(kind, text, code)

@@ -11,7 +11,9 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, i18n, pages, synology, worker
+from app import __version__, pages, synology, worker
+from app.downloads import Downloads
+from app.gate import Gate
 from app.monitor import Monitor
 from app.settings import Values
 
@@ -25,12 +27,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-class Inbox(Protocol):
-    def job_for(
-        self, user_id: int, username: str, text: str, dedupe: str, conversation: str | None = None
-    ) -> worker.Job: ...
 
 
 class Queue(Protocol):
@@ -48,9 +44,11 @@ def _json(code: int, **body: Any) -> bottle.HTTPResponse:
 
 def create_app(
     settings: Callable[[], Values],
-    inbox: Inbox,
+    *,
+    gate: Gate,
     queue: Queue,
     console: pages.Console,
+    files: Downloads,
     clock: Callable[[], float] = time.monotonic,
 ) -> bottle.Bottle:
     app = bottle.Bottle()
@@ -80,7 +78,23 @@ def create_app(
 
     @app.post("/webhook", public=True)  # type: ignore[untyped-decorator]
     def webhook() -> bottle.HTTPResponse:
-        return _webhook(settings, inbox, queue, monitor)
+        return _webhook(settings, gate, queue, monitor)
+
+    @app.get("/files/<key>/<name>", public=True)  # type: ignore[untyped-decorator]
+    def download(key: str, name: str) -> bottle.HTTPResponse:
+        # Chat downloads an attached export from here; the 256-bit key is the permission.
+        found = files.get(key)
+        if found is None or found.name != name:
+            return _json(404, success=False, error="no such file, or its link has expired")
+        return bottle.HTTPResponse(
+            body=found.content,
+            status=200,
+            headers={
+                "Content-Type": "text/markdown; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{found.name}"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     pages.install(app, console)
     for code in (400, 404, 405, 413, 500):
@@ -119,7 +133,7 @@ def _read_body() -> bytes:
 
 
 def _webhook(
-    settings: Callable[[], Values], inbox: Inbox, queue: Queue, monitor: Monitor
+    settings: Callable[[], Values], gate: Gate, queue: Queue, monitor: Monitor
 ) -> bottle.HTTPResponse:
     client = pages.client_address()
     try:
@@ -135,50 +149,32 @@ def _webhook(
         "username": message.username,
         "chars": len(message.text),
     }
-    values = settings()
-    expected = synology.expected_token(values.bot_token, values.bot_incoming_url)
-    if not expected:
-        log.warning("webhook refused: no bot token is configured yet (set bot_incoming_url)")
-        monitor.webhook(403, "not_configured", **who)
-        return _json(403, success=False, error="the bot is not configured: no bot token is set")
-    if not synology.token_matches(expected, message.token):
-        log.warning("webhook refused: wrong token (from user id %s)", message.user_id)
-        monitor.webhook(403, "wrong_token", **who)
-        return _json(403, success=False, error="wrong token")
-    if not values.bot_incoming_url:
-        # No way to post an answer later: asking the model would only bill the owner and put an
-        # answer nobody saw into the history. The reply body is the one channel left to say so.
-        log.warning("message from user %s not answered: bot_incoming_url is not set", message.user_id)
-        monitor.webhook(200, "no_incoming_url", **who)
-        return _json(200, success=True, text=_in_their_language(message.text, "no_incoming_url"))
-    job = inbox.job_for(
-        message.user_id,
-        message.username,
-        message.text,
-        dedupe=f"post:{message.post_id}" if message.post_id else "",
-    )
+    parts = bottle.request.urlparts
+    outcome = gate.receive(message, settings(), f"{parts.scheme}://{parts.netloc}")
+    if outcome.status != 200:
+        log.warning("webhook refused: %s (from user id %s)", outcome.error, message.user_id)
+        monitor.webhook(outcome.status, outcome.reason, **who)
+        return _json(outcome.status, success=False, error=outcome.error)
+    if outcome.job is None:
+        log.info("webhook from user %s answered at once: %s", message.user_id, outcome.reason)
+        monitor.webhook(200, outcome.reason, **who)
+        return _json(200, success=True, **({"text": outcome.text} if outcome.text else {}))
     try:
-        outcome = queue.accept(job)
+        accepted = queue.accept(outcome.job)
     except OSError as exc:
         # Not stored, so not acknowledged: Chat tells the user the bot failed, which is true.
         log.error("could not store a message from user %s: %s", message.user_id, exc)
         monitor.webhook(503, "store_failed", **who)
         return _json(503, success=False, error="the bot cannot store messages right now")
-    if outcome == worker.BUSY:
+    if accepted == worker.BUSY:
         # Answered at once, in the reply body: better than an answer that comes far too late.
         log.warning("queue full: refused a message from user %s", message.user_id)
         monitor.webhook(200, "busy", **who)
-        return _json(200, success=True, busy=True, text=_in_their_language(message.text, "busy"))
-    if outcome == worker.DUPLICATE:
+        return _json(200, success=True, busy=True, text=gate.busy_text(message.text))
+    if accepted == worker.DUPLICATE:
         log.info("ignored a repeated delivery of post %s", message.post_id)
         monitor.webhook(200, "duplicate", **who)
         return _json(200, success=True, duplicate=True)
     log.info("accepted a message from user %s (%d chars)", message.user_id, len(message.text))
     monitor.webhook(200, "accepted", **who)
-    return _json(200, success=True)
-
-
-def _in_their_language(text: str, key: str) -> str:
-    """A bot message for the reply body, guessed from the message itself: the webhook does not
-    read the user's file (the worker does), so this costs nothing on the hot path."""
-    return i18n.t(i18n.detect(text) or "en", key)
+    return _json(200, success=True, **({"text": outcome.accepted_text} if outcome.accepted_text else {}))

@@ -30,6 +30,9 @@ class Job:
     reply: str | None = None  # the model's answer once known, so a restart does not ask again
     sent: int = 0  # reply chunks already delivered
     lang: str = "en"
+    channel: str = ""  # the channel integration it came from; its answer goes there
+    base_url: str = ""  # how Chat reached us, for links Chat must fetch (an export's file)
+    file: str = ""  # a file_url to post with the reply
     # Set at start for a job whose answer was being posted when the bot stopped: the chunk in
     # flight may or may not have reached Chat, so the user is told it may come twice.
     interrupted: bool = False

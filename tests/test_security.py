@@ -27,6 +27,7 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/static/<name:path>"),
+    ("GET", "/files/<key>/<name>"),  # Chat fetches an export here; the random key is the permission
 }
 
 

@@ -1,0 +1,57 @@
+"""/export: a conversation as a Markdown file, and writing it into the export folder."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from collections.abc import Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+FILE_MODE = 0o640  # the owner's group (on DSM, the shared folder's users) may read it
+DIR_MODE = 0o750
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def to_markdown(
+    exchanges: Sequence[dict[str, Any]], *, title: str, model: str, persona: str, exported: datetime.datetime
+) -> str:
+    lines = [f"# {title}", "", f"- Exported: {exported:%Y-%m-%d %H:%M}", f"- Model: {model}"]
+    if persona:
+        lines.append("- Instructions: " + " ".join(persona.split()))
+    lines.append("")
+    for exchange in exchanges:
+        at = exchange.get("at")
+        when = (
+            f" · {datetime.datetime.fromtimestamp(at):%Y-%m-%d %H:%M}" if isinstance(at, int | float) else ""
+        )
+        lines += [f"## {exchange.get('name') or 'You'}{when}", "", str(exchange["user"]).strip(), ""]
+        lines += ["## SynoChatGPT", "", str(exchange["assistant"]).strip(), ""]
+    return "\n".join(lines)
+
+
+def file_name(exported: datetime.datetime, conversation: str) -> str:
+    return f"chat-{exported:%Y%m%d-%H%M%S}-{conversation}.md"
+
+
+def folder_for(username: str, user_id: int) -> str:
+    """One folder per person: their user name where it is a safe file name, else their id."""
+    safe = _UNSAFE.sub("_", username).strip("._")
+    return safe[:64] if safe else str(user_id)
+
+
+def save(root: Path, folder: str, name: str, text: str) -> Path:
+    """Write the file (never over an existing one). Raises OSError with the reason."""
+    if not root.is_dir():
+        raise FileNotFoundError(2, "the folder does not exist")
+    target = root / folder
+    target.mkdir(mode=DIR_MODE, exist_ok=True)
+    path = target / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    with suppress(OSError):  # a shared folder with ACLs may refuse chmod; the ACL decides then
+        path.chmod(FILE_MODE)
+    return path

@@ -1,0 +1,168 @@
+"""What happens to a request Chat sent, decided before anything is stored: which integration
+sent it, whether its sender may chat (lists, pause, rate limits), and whether it becomes a job
+or is answered at once in the HTTP reply. Reads only settings and memory, so the webhook stays
+fast; the token quotas, which need the person's file, are checked by the worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from app import commands, i18n, integrations, limits, synology
+from app.settings import Values
+from app.worker import Job
+
+ECHO_MEMORY = 600.0  # seconds our own channel posts are remembered
+# Slash commands answered in the HTTP reply; the rest (questions, /ask, /retry, /export) are
+# queued and answered by the bot in a direct message.
+SLASH_QUEUED = commands.ASKING | {"/export"}
+
+
+@dataclasses.dataclass
+class Outcome:
+    status: int
+    reason: str  # for the settings page's list of recent webhooks
+    text: str = ""  # a reply Chat shows (in the HTTP body)
+    job: Job | None = None
+    error: str = ""  # for a refused request's JSON
+    accepted_text: str = ""  # the reply once the job is stored (a slash command's "asked")
+
+
+class Inbox(Protocol):
+    def job_for(
+        self,
+        user_id: int,
+        username: str,
+        text: str,
+        dedupe: str,
+        conversation: str | None = None,
+        *,
+        channel: str = "",
+        base_url: str = "",
+    ) -> Job: ...
+
+    def quick_reply(self, job: Job, values: Values) -> str: ...
+
+
+class Echoes:
+    """Our recent posts per channel: if Chat hands a post of our incoming webhook back to the
+    outgoing one, the bot must not answer itself, for ever."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, keep: float = ECHO_MEMORY) -> None:
+        self._clock = clock
+        self._keep = keep
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(channel: str, text: str) -> str:
+        return hashlib.sha256(f"{channel}\0{' '.join(text.split())}".encode()).hexdigest()
+
+    def remember(self, channel: str, texts: Sequence[str]) -> None:
+        now = self._clock()
+        with self._lock:
+            for text in texts:
+                self._seen[self._key(channel, text)] = now
+                self._seen.move_to_end(self._key(channel, text))
+            while self._seen and (
+                len(self._seen) > 5000 or now - next(iter(self._seen.values())) > self._keep
+            ):
+                self._seen.popitem(last=False)
+
+    def seen(self, channel: str, text: str) -> bool:
+        with self._lock:
+            at = self._seen.get(self._key(channel, text))
+        return at is not None and self._clock() - at <= self._keep
+
+
+class Gate:
+    def __init__(
+        self, inbox: Inbox, echoes: Echoes | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._inbox = inbox
+        self.limiter = limits.RateLimiter(clock)
+        self.notices = limits.Notices(clock)
+        self.echoes = echoes or Echoes(clock)
+
+    def receive(self, message: synology.Inbound, values: Values, base_url: str) -> Outcome:
+        bot_token = synology.expected_token(values.bot_token, values.bot_incoming_url)
+        if not (bot_token or values.channels or values.slash_tokens):
+            return Outcome(403, "not_configured", error="the bot is not configured: no bot token is set")
+        found = integrations.identify(message.token, bot_token, values.channels, values.slash_tokens)
+        if found is None:
+            return Outcome(403, "wrong_token", error="wrong token")
+        lang = i18n.pick(values.language, message.text)
+        text = message.text
+        if found.channel is not None:
+            if self.echoes.seen(found.channel.name, text):
+                return Outcome(200, "own_post")
+            text, triggered = integrations.strip_trigger(text, message.trigger_word, found.channel.triggers)
+            if not triggered:
+                return Outcome(200, "no_trigger")
+            if not text:
+                return Outcome(200, "empty", text=i18n.t(lang, "ask_empty"))
+        who = limits.role(values, message.user_id, message.username)
+        if not limits.may_chat(values, who):
+            kind = "refused_blocked" if who == limits.BLOCKED else "refused_guest"
+            said = self.notices.due(message.user_id, kind)
+            return Outcome(200, "refused", text=i18n.t(lang, kind, user_id=message.user_id) if said else "")
+        if values.paused and who != limits.ADMIN:
+            said = self.notices.due(message.user_id, "paused")
+            return Outcome(200, "paused", text=i18n.t(lang, "paused_notice") if said else "")
+        if found.kind == "slash":
+            text = _slash_text(text)
+            if not text:
+                return Outcome(200, "empty", text=i18n.t(lang, "ask_empty"))
+        command = commands.command_of(text)
+        if found.kind == "slash" and command is not None and command not in SLASH_QUEUED:
+            job = self._job(message, text, found, base_url)
+            return Outcome(200, "slash_reply", text=self._inbox.quick_reply(job, values))
+        if found.kind != "channel" and not values.bot_incoming_url:
+            # No way to post an answer later: asking the model would only bill the owner and put
+            # an answer nobody saw into the history. The reply body is the one way left to say so.
+            return Outcome(200, "no_incoming_url", text=i18n.t(lang, "no_incoming_url"))
+        if (command is None or command in commands.ASKING) and who != limits.ADMIN:
+            hit = self.limiter.check(
+                message.user_id, int(values.min_interval), int(values.questions_per_minute), message.post_id
+            )
+            if hit is not None:
+                wait = max(1, round(hit.wait + 0.49))
+                return Outcome(
+                    200, "limited", text=i18n.t(lang, f"limit_{hit.which}", limit=hit.limit, wait=wait)
+                )
+        job = self._job(message, text, found, base_url)
+        queued = i18n.t(lang, "slash_queued") if found.kind == "slash" else ""
+        return Outcome(200, "accepted", job=job, accepted_text=queued)
+
+    def busy_text(self, text: str) -> str:
+        return i18n.t(i18n.pick("auto", text), "busy")
+
+    def _job(
+        self, message: synology.Inbound, text: str, found: integrations.Integration, base_url: str
+    ) -> Job:
+        channel = found.channel
+        return self._inbox.job_for(
+            message.user_id,
+            message.username,
+            text,
+            dedupe=f"post:{message.post_id}" if message.post_id else "",
+            conversation=channel.conversation(message.user_id) if channel else None,
+            channel=channel.name if channel else "",
+            base_url=base_url,
+        )
+
+
+def _slash_text(text: str) -> str:
+    """A slash command's text starts with its own name. A name the bot does not know (say the
+    owner called it /gpt) means: ask the rest. '/ask' without a question stays a command, so
+    its sender is told what is missing."""
+    stripped = text.strip()
+    command = commands.command_of(stripped)
+    if command in commands.KNOWN:
+        return stripped
+    return commands.argument(stripped) if stripped.startswith("/") else stripped
