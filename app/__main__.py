@@ -20,8 +20,9 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TextIO
 
@@ -104,8 +105,11 @@ def build(
     sender: synology.ChatClient | None = None,
     model_factory: ModelFactory | None = None,
     queue_limit: int = 500,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Runtime:
-    """Wire the parts. Tests call this too, with a faster ChatClient."""
+    """Wire the parts. Tests call this too, with a faster ChatClient, and clocks they can move
+    to see a limit reset (the wall clock for days and months, the monotonic one for seconds)."""
     data = store.Store(cfg.data_dir)
     live = LiveSettings(data, settings.from_environment(environ))
     live()  # fail early on an unreadable settings file
@@ -124,7 +128,7 @@ def build(
     delivery = chat.ChatDelivery(
         chat_client, data, on_error=lambda kind, text: monitor.error("chat", kind, text), echoes=echoes
     )
-    bot = chat.Bot(data, live, model_for, delivery, save=save, files=files, observer=monitor)
+    bot = chat.Bot(data, live, model_for, delivery, save=save, files=files, clock=clock, observer=monitor)
     dispatcher = worker.Dispatcher(data, bot.handle, workers=cfg.workers, max_pending=queue_limit)
     console = pages.Console(
         settings=live,
@@ -135,9 +139,13 @@ def build(
         test_model=lambda values: checks.test_model(values, make=models.make),
         test_chat=lambda values, user_id: checks.test_chat(values, chat_client, user_id),
         model_ready=lambda values: is_configured(chat.model_config(values)),
+        people=data.people,
+        set_limits=lambda user_id, own: data.update_user(user_id, limits=own),
         setup_code=auth.new_setup_code(),
     )
-    app = web.create_app(live, gate=gate.Gate(bot, echoes), queue=dispatcher, console=console, files=files)
+    app = web.create_app(
+        live, gate=gate.Gate(bot, echoes, clock=monotonic), queue=dispatcher, console=console, files=files
+    )
     server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
     return Runtime(cfg, data, live, dispatcher, server, console)
 

@@ -119,6 +119,8 @@ class Gate:
             if not text:
                 return Outcome(200, "empty", text=i18n.t(lang, "ask_empty"))
         command = commands.command_of(text)
+        if command == "/ask" and not commands.argument(text):
+            return Outcome(200, "empty", text=i18n.t(lang, "ask_empty"))
         if found.kind == "slash" and command is not None and command not in SLASH_QUEUED:
             job = self._job(message, text, found, base_url)
             return Outcome(200, "slash_reply", text=self._inbox.quick_reply(job, values))

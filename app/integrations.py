@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-from app import synology
 
 CONTEXTS = ("shared", "per_user")
 MAX_CHANNELS = 50
@@ -48,10 +47,6 @@ class Channel:
 class Integration:
     kind: str  # bot, channel, slash
     channel: Channel | None = None
-
-
-BOT = Integration("bot")
-SLASH = Integration("slash")
 
 
 def parse_channels(raw: Any) -> tuple[Channel, ...]:
@@ -120,7 +115,7 @@ def _is_incoming_url(url: str) -> bool:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     query = parse_qs(parts.query)
-    return query.get("method", [""])[0] == "incoming" and bool(synology.token_from_url(url))
+    return query.get("method", [""])[0] == "incoming" and bool(token_from_url(url))
 
 
 def split_list(text: str) -> list[str]:
@@ -136,14 +131,14 @@ def identify(
     """Which integration a request's token belongs to, or None. Every comparison runs, in
     constant time, so the answer's timing says nothing about which token was close."""
     found: Integration | None = None
-    if synology.token_matches(bot_token, token):
-        found = BOT
+    if token_matches(bot_token, token):
+        found = Integration("bot")
     for channel in channels:
-        if synology.token_matches(channel.outgoing_token, token) and found is None:
+        if token_matches(channel.outgoing_token, token) and found is None:
             found = Integration("channel", channel)
     for slash in slash_tokens:
-        if synology.token_matches(slash, token) and found is None:
-            found = SLASH
+        if token_matches(slash, token) and found is None:
+            found = Integration("slash")
     return found
 
 
@@ -166,3 +161,18 @@ def _runs_on(word: str, rest: str) -> bool:
     return (
         bool(rest) and word[-1].isascii() and word[-1].isalnum() and rest[0].isascii() and rest[0].isalnum()
     )
+
+
+def token_from_url(url: str) -> str:
+    """The token inside an incoming URL, without the %22 quotes Chat puts around it."""
+    values = parse_qs(urlsplit(url).query).get("token", [""])
+    return values[0].strip().strip('"')
+
+
+def expected_token(bot_token: str, incoming_url: str) -> str:
+    return bot_token.strip() or (token_from_url(incoming_url) if incoming_url else "")
+
+
+def token_matches(expected: str, given: str) -> bool:
+    """Constant time, and never true for an unconfigured (empty) token."""
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())

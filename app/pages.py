@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, auth, chart, checks, pagetext, settings, synology
+from app import __version__, auth, chart, checks, integrations, limits, pagetext, settings, synology
 from app.monitor import Monitor
 from app.settings import Values
 
@@ -31,7 +31,8 @@ SESSION_COOKIE = "synochatgpt_session"
 FORM_COOKIE = "synochatgpt_form"
 LANG_COOKIE = "synochatgpt_lang"
 CHART_DAYS = 14
-MESSAGES = ("saved", "password_changed", "logged_out", "welcome")  # ?msg= keys the page shows
+PEOPLE_SHOWN = 200  # the most recently active; the rest still have their limits
+MESSAGES = ("saved", "password_changed", "logged_out", "welcome", "people_saved")  # ?msg= keys the page shows
 
 
 class Pending(Protocol):
@@ -50,6 +51,8 @@ class Console:
     test_model: Callable[[Values], checks.Result]
     test_chat: Callable[[Values, int], checks.Result]
     model_ready: Callable[[Values], bool]
+    people: Callable[[], list[dict[str, Any]]] = list
+    set_limits: Callable[[int, dict[str, int] | None], None] = lambda user_id, own: None
     setup_code: str = ""  # shown in the log while no admin password is set
     sessions: auth.Sessions = dataclasses.field(default_factory=auth.Sessions)
     throttle: auth.Throttle = dataclasses.field(default_factory=auth.Throttle)
@@ -197,7 +200,7 @@ class FormResult:
     changes: dict[str, Any]
     remove: tuple[str, ...]
     errors: dict[str, settings.Invalid]
-    submitted: dict[str, str]  # what the user typed, to show again next to an error (never secrets)
+    submitted: dict[str, Any]  # what the user typed, to show again next to an error (never secrets)
 
 
 def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
@@ -207,9 +210,26 @@ def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
     changes: dict[str, Any] = {}
     remove: list[str] = []
     errors: dict[str, settings.Invalid] = {}
-    submitted: dict[str, str] = {}
+    submitted: dict[str, Any] = {}
     for item in settings.SETTINGS:
         if item.group not in settings.GROUPS or item.name in values.fixed:
+            continue
+        if item.kind in ("channels", "tokens"):
+            current = values.values[item.name]
+            entries: list[Any]
+            if item.kind == "channels":
+                entries, submitted[item.name] = read_channels(fields, current)
+            else:
+                entries = read_tokens(fields, current)
+            try:
+                parsed = settings.parse(item, entries)
+            except settings.Invalid as exc:
+                errors[item.name] = exc
+                continue
+            if parsed:
+                changes[item.name] = parsed
+            else:
+                remove.append(item.name)
             continue
         if item.secret and fields.get(f"clear_{item.name}"):
             remove.append(item.name)
@@ -231,6 +251,57 @@ def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
         else:
             changes[item.name] = value
     return FormResult(changes, tuple(remove), errors, submitted)
+
+
+def read_channels(
+    fields: Mapping[str, str], current: tuple[Any, ...]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The channel rows of the form: existing ones by position (a secret left empty keeps the
+    stored one, a ticked 'delete' drops the row) and the empty row for a new channel. Returns
+    the list to validate and the rows to show again, without secrets, should it be refused."""
+    rows: list[dict[str, Any]] = []
+    shown: list[dict[str, Any]] = []
+    for index in [*range(len(current)), "new"]:
+        old = current[index] if isinstance(index, int) else None
+        prefix = f"ch-{index}-"
+        typed = {
+            k: (fields.get(prefix + k) or "").strip() for k in ("name", "token", "url", "context", "triggers")
+        }
+        if old is None and not (typed["name"] or typed["token"] or typed["url"]):
+            continue
+        view = {"index": index, "name": typed["name"], "context": typed["context"], "old": old}
+        view |= {"triggers": typed["triggers"], "delete": bool(fields.get(prefix + "delete"))}
+        shown.append(view)
+        if view["delete"]:
+            continue
+        row = {
+            "name": typed["name"],
+            "outgoing_token": typed["token"] or (old.outgoing_token if old else ""),
+            "incoming_url": typed["url"] or (old.incoming_url if old else ""),
+            "context": typed["context"] or "shared",
+            "triggers": typed["triggers"],
+        }
+        rows.append(row)
+    return rows, shown
+
+
+def channel_rows(value: tuple[Any, ...], shown: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The channel editor's rows: what was just typed when it was refused, else what is stored,
+    and an empty row to add one."""
+    if shown is None:
+        shown = [
+            {"index": i, "name": c.name, "context": c.context, "triggers": ", ".join(c.triggers), "old": c}
+            | {"delete": False}
+            for i, c in enumerate(value)
+        ]
+    blank = {"index": "new", "name": "", "context": "shared", "triggers": "", "old": None, "delete": False}
+    return shown if any(r["index"] == "new" for r in shown) else [*shown, blank]
+
+
+def read_tokens(fields: Mapping[str, str], current: tuple[str, ...]) -> list[str]:
+    """Slash tokens: the stored ones not ticked for removal, plus any pasted."""
+    keep = [t for i, t in enumerate(current) if not fields.get(f"remove-slash-{i}")]
+    return keep + integrations.split_list(fields.get("slash_tokens") or "")
 
 
 def apply_form(values: Values, result: FormResult) -> Values:
@@ -270,6 +341,7 @@ class Pages:
             ("GET", "/", self.index),
             ("POST", "/settings", self.save_settings),
             ("POST", "/password", self.change_password),
+            ("POST", "/people", self.save_people),
             ("POST", "/api/test-model", self.test_model),
             ("POST", "/api/test-chat", self.test_chat),
             ("GET", "/api/webhooks", self.recent_webhooks),
@@ -393,7 +465,14 @@ class Pages:
 
     # -- the page --------------------------------------------------------------------------------
 
-    def main_page(self, status: int = 200, result: FormResult | None = None, password_error: str = "") -> str:
+    def main_page(
+        self,
+        status: int = 200,
+        result: FormResult | None = None,
+        password_error: str = "",
+        people_errors: dict[int, str] | None = None,
+        people_typed: dict[str, str] | None = None,
+    ) -> str:
         console = self.console
         values = console.settings()
         t = pagetext.Translator(language())
@@ -421,8 +500,34 @@ class Pages:
             message=message if message in MESSAGES else "",
             last_user=next((w.user_id for w in webhooks if w.accepted and w.user_id), ""),
             fmt_time=_fmt_time,
+            channel_rows=channel_rows,
             password_error=password_error,
+            people=self.people_rows(values),
+            people_errors=people_errors or {},
+            people_typed=people_typed or {},
         )
+
+    def people_rows(self, values: Values) -> list[dict[str, Any]]:
+        """Everyone who has chatted, with their role, use and own quotas, for the people table."""
+        today = datetime.date.fromtimestamp(self.console.clock())
+        rows = []
+        for person in self.console.people()[:PEOPLE_SHOWN]:
+            profile = person["profile"]
+            day, month = limits.used(person["usage"], today)
+            own = profile.get("limits") or {}
+            rows.append(
+                {
+                    "user_id": person["user_id"],
+                    "username": profile.get("username", ""),
+                    "role": limits.role(values, person["user_id"], profile.get("username", "")),
+                    "today": day,
+                    "month": month,
+                    "daily": own.get("daily_tokens"),
+                    "monthly": own.get("monthly_tokens"),
+                    "seen": person["seen"],
+                }
+            )
+        return rows
 
     def status_info(self, values: Values) -> dict[str, Any]:
         console = self.console
@@ -471,6 +576,33 @@ class Pages:
         console.sessions.end_others(current_session().id, password_hash)
         log.info("the admin password was changed from %s; other sessions ended", client)
         return _redirect("/?msg=password_changed#account")
+
+    def save_people(self) -> str:
+        """Each person's own token quotas; an empty field means the general one."""
+        fields = form()
+        changes: dict[int, dict[str, int] | None] = {}
+        errors: dict[int, str] = {}
+        typed: dict[str, str] = {}
+        for raw_id in (fields.get("ids") or "").split(","):
+            if not raw_id.strip().isdigit():
+                continue
+            user_id = int(raw_id)
+            own: dict[str, int] = {}
+            for name in ("daily_tokens", "monthly_tokens"):
+                raw = typed[f"{name}-{user_id}"] = (fields.get(f"{name}-{user_id}") or "").strip()
+                if not raw:
+                    continue
+                try:
+                    own[name] = settings.parse(settings.BY_NAME[name], raw)
+                except settings.Invalid as exc:
+                    errors[user_id] = pagetext.Translator(language()).problem(exc)
+            changes[user_id] = own or None
+        if errors:
+            return self.main_page(400, people_errors=errors, people_typed=typed)
+        for user_id, own_limits in changes.items():
+            self.console.set_limits(user_id, own_limits)
+        log.info("per-person quotas saved from the settings page for %d people", len(changes))
+        return _redirect("/?msg=people_saved#people")
 
     # -- live checks and data for the page's script ------------------------------------------------
 

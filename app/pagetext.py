@@ -61,6 +61,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The admin password is set by the environment variable SYNOCHATGPT_ADMIN_PASSWORD; change it there.",
         "zh": "管理员密码由环境变量 SYNOCHATGPT_ADMIN_PASSWORD 设定，请在那里修改。",
     },
+    "msg_people_saved": {"en": "The quotas are saved.", "zh": "额度已保存。"},
     "msg_saved": {
         "en": "Settings saved. They apply to the next message.",
         "zh": "设置已保存，将用于下一条消息。",
@@ -152,6 +153,45 @@ TEXTS: dict[str, dict[str, str]] = {
     "g_chat": {"en": "Synology Chat", "zh": "Synology Chat"},
     "g_behaviour": {"en": "Behaviour", "zh": "行为"},
     "g_advanced": {"en": "Advanced", "zh": "高级"},
+    "g_access": {"en": "Access and limits", "zh": "访问与限额"},
+    "g_channels": {"en": "Channels and slash commands", "zh": "频道与斜杠命令"},
+    "c_access_everyone": {"en": "Everyone", "zh": "所有人"},
+    "c_access_listed": {"en": "Only the allow-list and admins", "zh": "仅允许列表中的用户和管理员"},
+    "ch_new": {"en": "Add a channel", "zh": "添加频道"},
+    "ch_name": {"en": "Name (yours, for the page and the logs)", "zh": "名称（自定，用于本页和日志）"},
+    "ch_context": {"en": "Conversation", "zh": "对话方式"},
+    "ch_ctx_shared": {"en": "One for the whole channel", "zh": "整个频道共用一个"},
+    "ch_ctx_per_user": {"en": "One per person in the channel", "zh": "频道中每人一个"},
+    "ch_token": {"en": "Outgoing webhook token", "zh": "传出 Webhook 的令牌"},
+    "ch_url": {"en": "Channel's incoming webhook URL", "zh": "频道的传入 Webhook URL"},
+    "ch_url_hint": {"en": "…method=incoming…&token=…", "zh": "…method=incoming…&token=…"},
+    "ch_triggers": {
+        "en": "Trigger words (optional; the bot then answers only messages starting with one)",
+        "zh": "触发词（可选；设置后只回答以触发词开头的消息）",
+    },
+    "ch_delete": {"en": "Remove this channel", "zh": "删除此频道"},
+    "token_remove": {"en": "Remove", "zh": "删除"},
+    "token_add": {"en": "Paste a slash command's token to add it", "zh": "粘贴斜杠命令的令牌以添加"},
+    "sec_people": {"en": "People", "zh": "用户"},
+    "people_help": {
+        "en": "Everyone who has chatted with the bot, most recent first. Leave a quota empty for the "
+        "general one (now {daily} a day, {monthly} a month); 0 means no limit for that person.",
+        "zh": "与机器人聊过天的所有人，最近的在前。额度留空则使用通用额度（目前每天 {daily}，每月 {monthly}）；"
+        "填 0 表示此人不受限。",
+    },
+    "people_empty": {"en": "Nobody has chatted yet.", "zh": "还没有人聊过天。"},
+    "role": {"en": "Role", "zh": "角色"},
+    "role_admin": {"en": "admin", "zh": "管理员"},
+    "role_allowed": {"en": "allowed", "zh": "已允许"},
+    "role_guest": {"en": "not listed", "zh": "未列出"},
+    "role_blocked": {"en": "blocked", "zh": "已屏蔽"},
+    "used_today": {"en": "Tokens today", "zh": "今日 token"},
+    "used_month": {"en": "Tokens this month", "zh": "本月 token"},
+    "own_daily": {"en": "Own daily quota", "zh": "个人每日额度"},
+    "own_monthly": {"en": "Own monthly quota", "zh": "个人每月额度"},
+    "general": {"en": "general", "zh": "通用"},
+    "save_quotas": {"en": "Save quotas", "zh": "保存额度"},
+    "no_limit": {"en": "no limit", "zh": "不限"},
     "fixed_by": {
         "en": "Set by the environment variable {env}; change it there.",
         "zh": "由环境变量 {env} 设定，请在那里修改。",
@@ -226,6 +266,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "refused: the queue is full (the user was told)",
         "zh": "已拒绝：队列已满（已告知用户）",
     },
+    "wh_refused": {"en": "not answered: not allowed to chat", "zh": "未回答：无权使用"},
+    "wh_paused": {"en": "not answered: the bot is paused", "zh": "未回答：机器人已暂停"},
+    "wh_limited": {"en": "not answered: a rate limit", "zh": "未回答：超出频率限制"},
+    "wh_own_post": {"en": "ignored: the bot's own post", "zh": "已忽略：机器人自己的消息"},
+    "wh_no_trigger": {"en": "ignored: no trigger word", "zh": "已忽略：没有触发词"},
+    "wh_slash_reply": {"en": "slash command answered at once", "zh": "斜杠命令已直接回答"},
+    "wh_empty": {"en": "answered at once: no question", "zh": "已直接回答：没有问题"},
     "wh_store_failed": {"en": "could not be stored (disk full?)", "zh": "无法保存（磁盘已满？）"},
     "wh_no_token": {"en": "refused: no token in the request", "zh": "已拒绝：请求中没有 token"},
     "wh_too_large": {"en": "refused: larger than 1 MB", "zh": "已拒绝：超过 1 MB"},
@@ -283,6 +330,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "incoming URL again from the bot's settings in Chat.",
         "zh": "Chat 返回 404：机器人传入 URL 中的 token 错误或机器人已被删除。请从 Chat 的机器人设置中重新复制传入 URL。",
     },
+    "ce_file": {
+        "en": "Chat could not download the attached file: {detail}",
+        "zh": "Chat 无法下载附件：{detail}",
+    },
     "ce_payload": {
         "en": "Chat could not deliver the message ({detail}). Is the user id right, and has that user "
         "opened the bot at least once?",
@@ -331,6 +382,45 @@ TEXTS: dict[str, dict[str, str]] = {
     "p_pw_long": {"en": "Too long.", "zh": "太长。"},
     "p_unknown": {"en": "Not a setting.", "zh": "不是有效的设置项。"},
     "p_fixed": {"en": "Set by the environment variable {env}.", "zh": "由环境变量 {env} 设定。"},
+    "p_list_entry": {
+        "en": "Each entry is a user id or a user name without spaces; this one is not: {entry}",
+        "zh": "每一项应为用户 ID 或不含空格的用户名，这一项不是：{entry}",
+    },
+    "p_token": {
+        "en": "A token has no spaces and is at most 100 characters.",
+        "zh": "令牌不含空格，最长 100 个字符。",
+    },
+    "p_ch_json": {
+        "en": "Must be a JSON list of channels with name, outgoing_token and incoming_url.",
+        "zh": "必须是 JSON 频道列表，每项包含 name、outgoing_token 和 incoming_url。",
+    },
+    "p_ch_count": {"en": "At most {max} channels.", "zh": "最多 {max} 个频道。"},
+    "p_ch_name": {"en": "Channel {n} needs a name.", "zh": "第 {n} 个频道需要名称。"},
+    "p_ch_name_long": {
+        "en": "The name {name} is longer than 64 characters.",
+        "zh": "名称 {name} 超过 64 个字符。",
+    },
+    "p_ch_token": {
+        "en": "Channel {name} needs its outgoing webhook's token.",
+        "zh": "频道 {name} 需要其传出 Webhook 的令牌。",
+    },
+    "p_ch_url": {
+        "en": "Channel {name} needs the channel's incoming webhook URL, with method=incoming and token=….",
+        "zh": "频道 {name} 需要该频道的传入 Webhook URL（含 method=incoming 和 token=…）。",
+    },
+    "p_ch_context": {
+        "en": "Channel {name}: choose a conversation type.",
+        "zh": "频道 {name}：请选择对话方式。",
+    },
+    "p_ch_triggers": {
+        "en": "Channel {name}: trigger words are single words, at most 20, of up to 40 characters.",
+        "zh": "频道 {name}：触发词须为单个词，最多 20 个，每个不超过 40 个字符。",
+    },
+    "p_ch_same_name": {"en": "Two channels are called {name}.", "zh": "有两个频道都叫 {name}。"},
+    "p_ch_same_token": {
+        "en": "Channel {name} has the same outgoing token as another channel.",
+        "zh": "频道 {name} 的传出令牌与另一个频道相同。",
+    },
     # choices
     "c_language_auto": {"en": "Follow each user's language", "zh": "跟随每位用户的语言"},
     "c_language_en": {"en": "English", "zh": "英语"},
@@ -339,6 +429,45 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # Setting labels and help in Chinese; English comes from the Setting itself.
 SETTING_TEXTS: dict[str, dict[str, str]] = {
+    "export_dir": {
+        "label": "导出文件夹",
+        "help": "/export 把对话保存为 Markdown 文件的文件夹，每位用户一个子文件夹。在 DSM 上应为本套件可写入的共享文件夹"
+        "（例如 /volume1/chat-exports）；留空则只在 Chat 中发送文件。",
+    },
+    "access": {"label": "谁可以聊天", "help": "所有能联系到机器人的人，或只有允许列表中的用户和管理员。"},
+    "allowed_users": {
+        "label": "允许列表",
+        "help": "Chat 用户 ID 或用户名，用逗号或换行分隔。/whoami 可查看用户 ID；用户名可以修改，所以 ID 更可靠。",
+    },
+    "blocked_users": {
+        "label": "屏蔽列表",
+        "help": "不能使用机器人的 Chat 用户 ID 或用户名，即使设置为所有人可用。",
+    },
+    "admin_users": {
+        "label": "管理员",
+        "help": "可以使用 /model、/persona、/pause 和 /resume，且不受限额限制的 Chat 用户 ID 或用户名。",
+    },
+    "paused": {"label": "已暂停", "help": "暂停时只回答管理员，其他人会收到提示。/pause 和 /resume 可切换。"},
+    "min_interval": {"label": "提问间隔（秒）", "help": "同一个人两次提问之间的最短时间；0 表示不限制。"},
+    "questions_per_minute": {
+        "label": "每分钟提问数",
+        "help": "同一个人在任意 60 秒内最多可提的问题数；0 表示不限制。",
+    },
+    "daily_tokens": {
+        "label": "每日 token 额度",
+        "help": "每人每天可使用的 token（问题、历史和回答），从午夜起计算；0 表示不限制。下方的用户表可为个人单独设置。",
+    },
+    "monthly_tokens": {"label": "每月 token 额度", "help": "每人每个自然月可使用的 token；0 表示不限制。"},
+    "channels": {
+        "label": "频道",
+        "help": "机器人回答的频道：每个频道需要一个传出 Webhook（其令牌）和该频道的传入 Webhook（其 URL，含 method=incoming）。"
+        '环境变量中为 JSON 列表：[{"name": "team", "outgoing_token": "…", "incoming_url": "…", "context": "shared", '
+        '"triggers": ["@ai"]}]。',
+    },
+    "slash_tokens": {
+        "label": "斜杠命令令牌",
+        "help": "指向本服务器的每个 Synology Chat 斜杠命令（例如 /ask）的令牌。环境变量中用逗号分隔。",
+    },
     "openai_base_url": {
         "label": "模型服务器 URL",
         "help": "OpenAI 兼容服务器的地址，例如 Ollama 为 http://192.168.1.10:11434/v1，DeepSeek 为 https://api.deepseek.com。",
@@ -457,6 +586,8 @@ class Translator:
 
     def shown(self, setting: Setting, value: Any) -> str:
         """A value as the page may show it: secrets masked, in the reader's language."""
+        if setting.kind in ("channels", "tokens"):
+            return self._listed(setting, value)
         if setting.secret:
             if not value:
                 return self("secret_unset")
@@ -465,6 +596,13 @@ class Translator:
             return self("yes") if value else self("no")
         text = masked(setting, value)
         return self("not_set") if text == "(not set)" else text
+
+    def _listed(self, setting: Setting, value: Any) -> str:
+        if not value:
+            return self("not_set")
+        if setting.kind == "channels":
+            return ", ".join(c.name for c in value)
+        return ", ".join("…" + v[-4:] for v in value)
 
     def problem(self, exc: Invalid) -> str:
         return self("p_" + exc.key, **exc.params)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from app import auth, integrations, synology
+from app import auth, integrations
 
 ENV_PREFIX = "SYNOCHATGPT_"
 
@@ -503,7 +503,7 @@ class Values:
             elif setting.kind == "channels":
                 for channel in value:
                     found += [channel.outgoing_token, channel.incoming_url]
-                    found.append(synology.token_from_url(channel.incoming_url))
+                    found.append(integrations.token_from_url(channel.incoming_url))
             else:
                 found.append(str(value))
         return [s for s in found if s]

@@ -4,7 +4,6 @@ SYNO.Chat.External API. Facts and sources: shared/reference/synology-chat.md."""
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import json
 import logging
 import re
@@ -14,10 +13,14 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import requests
 import urllib3
+
+from app.integrations import expected_token, token_from_url, token_matches
+
+__all__ = ["expected_token", "token_from_url", "token_matches"]  # the token rules, for callers here
 
 log = logging.getLogger(__name__)
 
@@ -125,21 +128,6 @@ def _text(value: Any) -> str:
     if isinstance(value, bool | dict | list):
         raise BadRequest("a field has the wrong type")
     return str(value)
-
-
-def token_from_url(url: str) -> str:
-    """The token inside an incoming URL, without the %22 quotes Chat puts around it."""
-    values = parse_qs(urlsplit(url).query).get("token", [""])
-    return values[0].strip().strip('"')
-
-
-def expected_token(bot_token: str, incoming_url: str) -> str:
-    return bot_token.strip() or (token_from_url(incoming_url) if incoming_url else "")
-
-
-def token_matches(expected: str, given: str) -> bool:
-    """Constant time, and never true for an unconfigured (empty) token."""
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 # -- splitting long replies ------------------------------------------------------------------

@@ -78,6 +78,37 @@ class Bot:
         }
         return self.post(fields)
 
+    def in_channel(
+        self,
+        token: str,
+        text: str,
+        *,
+        user_id: int = 4,
+        username: str = "alice",
+        trigger_word: str = "",
+        channel: str = "team",
+    ) -> requests.Response:
+        """A channel message as an outgoing webhook POSTs it: the trigger word stays in the text."""
+        fields = {
+            "token": token,
+            "channel_id": "7",
+            "channel_name": channel,
+            "channel_type": "1",
+            "user_id": str(user_id),
+            "username": username,
+            "post_id": str(next(self.post_ids)),
+            "thread_id": "0",
+            "timestamp": str(int(time.time() * 1000)),
+            "text": text,
+            "trigger_word": trigger_word,
+        }
+        return self.post(fields)
+
+    def slash(self, token: str, text: str, user_id: int = 4, username: str = "alice") -> requests.Response:
+        """A slash command as Chat POSTs it: the text starts with the command itself."""
+        fields = {"token": token, "user_id": str(user_id), "username": username, "text": text}
+        return self.post(fields)
+
     def set(self, **values: Any) -> None:
         self.runtime.store.save_settings(values)
 
@@ -88,6 +119,22 @@ class Bot:
         self.runtime.stop()
         self.runtime = self.make()
         self.runtime.start()
+
+
+class FakeClock:
+    """Both of the app's clocks, moved on by the test: a limit's reset without the wait."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def wall(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 def fast_client(min_interval: float = TEST_PACING) -> ChatClient:
@@ -120,6 +167,7 @@ def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Ite
         workers: int = 4,
         pacing: float = TEST_PACING,
         queue_limit: int = 500,
+        clock: FakeClock | None = None,
         **settings: Any,
     ) -> Bot:
         data_dir = tmp_path / f"data{len(bots)}"
@@ -132,6 +180,7 @@ def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Ite
                 sender=fast_client(pacing),
                 model_factory=fast_models(),
                 queue_limit=queue_limit,
+                **({"clock": clock.wall, "monotonic": clock.monotonic} if clock else {}),
             )
 
         first = runtime()

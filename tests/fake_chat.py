@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.request
 from collections import deque
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -29,6 +30,8 @@ class Post:
     user_ids: list[int]
     text: str
     at: float
+    file: bytes | None = None  # what Chat downloaded from the post's file_url
+    file_url: str = ""
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -107,6 +110,11 @@ class FakeChat:
                     return list(self.posts)
             time.sleep(0.02)
         raise AssertionError(f"expected {count} posts, got {len(self.posts)}: {self.posts}")
+
+    def channel_url(self, token: str) -> str:
+        """A channel's incoming-webhook URL, the token registered as Chat would."""
+        self.incoming_tokens.add(token)
+        return self.url("incoming", token)
 
     def texts(self) -> list[str]:
         with self._lock:
@@ -190,6 +198,16 @@ class FakeChat:
                 ):
                     self._error(800, "no target")
                     return
+                file_url = payload.get("file_url")
+                file = None
+                if isinstance(file_url, str) and file_url:
+                    # The NAS downloads the file itself; one it cannot fetch is error 117.
+                    try:
+                        with urllib.request.urlopen(file_url, timeout=5) as answer:
+                            file = answer.read()
+                    except (OSError, ValueError):
+                        self._error(117, None)
+                        return
                 now = time.monotonic()
                 with fake._lock:
                     if now - fake._last.get(token, -1e9) < fake.min_interval:
@@ -197,7 +215,7 @@ class FakeChat:
                     else:
                         too_fast = False
                         fake._last[token] = now
-                        fake.posts.append(Post(method, list(user_ids), text, now))
+                        fake.posts.append(Post(method, list(user_ids), text, now, file, file_url or ""))
                 if too_fast:
                     self._error(411, "create post too fast")
                     return

@@ -155,5 +155,7 @@ def _webhook_reasons() -> set[str]:
     source = (ROOT / "app" / "web.py").read_text(encoding="utf-8")
     found = set(re.findall(r'monitor\.webhook\(\s*\w+,\s*"([a-z_]+)"', source))
     found |= set(re.findall(r'\d{3}: "([a-z_]+)"', source)) | {"bad_body"}
+    gate = (ROOT / "app" / "gate.py").read_text(encoding="utf-8")
+    found |= set(re.findall(r'Outcome\(\s*\d{3},\s*"([a-z_]+)"', gate))
     assert len(found) >= 8, found
     return found

@@ -7,6 +7,12 @@
   % if fixed:
   <output id="{{item.name}}">{{t.shown(item, value)}}</output>
   <p class="note">{{t('fixed_by', env=item.env)}}</p>
+  % elif item.kind == 'channels':
+  %   include('channels.tpl', item=item, error=error, rows=channel_rows(value, shown))
+  % elif item.kind == 'tokens':
+  %   include('tokens.tpl', item=item, value=value)
+  % elif item.kind == 'list':
+  <textarea name="{{item.name}}" id="{{item.name}}" rows="2" spellcheck="false"{{!' aria-invalid="true"' if error else ''}}>{{shown if shown is not None else '\n'.join(value)}}</textarea>
   % elif item.secret:
   <p class="secret-state" id="state-{{item.name}}">{{t('secret_set', tail=t.tail(item, value)) if value else t('secret_unset')}}</p>
   <input type="password" name="{{item.name}}" id="{{item.name}}" autocomplete="new-password" spellcheck="false" placeholder="{{t('secret_replace') if value else t('secret_enter')}}"{{!' aria-invalid="true"' if error else ''}}>

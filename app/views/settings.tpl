@@ -3,6 +3,7 @@
   <a href="#status">{{t('sec_status')}}</a>
   <a href="#guide">{{t('sec_guide')}}</a>
   <a href="#settings">{{t('sec_settings')}}</a>
+  <a href="#people">{{t('sec_people')}}</a>
   <a href="#webhooks">{{t('sec_webhooks')}}</a>
   <a href="#account">{{t('sec_account')}}</a>
 </nav>
@@ -122,6 +123,42 @@
   </fieldset>
   % end
   <div class="actions"><button type="submit" class="primary" id="save">{{t('save')}}</button></div>
+</form>
+
+<form method="post" action="/people" id="people" class="card" novalidate autocomplete="off">
+  <h2>{{t('sec_people')}}</h2>
+  <p class="help">{{t('people_help', daily=values.daily_tokens or t('no_limit'), monthly=values.monthly_tokens or t('no_limit'))}}</p>
+  % if people_errors:
+  <p class="alert error" role="alert" id="people-error">{{t('fix_fields_count', count=len(people_errors))}}</p>
+  % end
+  % if people:
+  <input type="hidden" name="csrf" value="{{csrf}}">
+  <input type="hidden" name="ids" value="{{','.join(str(p['user_id']) for p in people)}}">
+  <div class="scroll">
+  <table id="people-list">
+    <thead><tr><th>{{t('user')}}</th><th>{{t('role')}}</th><th>{{t('used_today')}}</th><th>{{t('used_month')}}</th><th>{{t('own_daily')}}</th><th>{{t('own_monthly')}}</th></tr></thead>
+    <tbody>
+    % for p in people:
+      % uid = p['user_id']
+      <tr id="person-{{uid}}"{{!' class="bad"' if uid in people_errors else ''}}>
+        <td>{{p['username'] or '–'}} ({{uid}})<br><small>{{fmt_time(p['seen'])}}</small></td>
+        <td>{{t('role_' + p['role'])}}</td>
+        <td class="num">{{p['today']}}</td>
+        <td class="num">{{p['month']}}</td>
+        <td><input name="daily_tokens-{{uid}}" aria-label="{{t('own_daily')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('daily_tokens-%d' % uid, '' if p['daily'] is None else p['daily'])}}" placeholder="{{t('general')}}"></td>
+        <td><input name="monthly_tokens-{{uid}}" aria-label="{{t('own_monthly')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('monthly_tokens-%d' % uid, '' if p['monthly'] is None else p['monthly'])}}" placeholder="{{t('general')}}"></td>
+      </tr>
+      % if uid in people_errors:
+      <tr><td colspan="6" class="field-error" id="people-error-{{uid}}">{{people_errors[uid]}}</td></tr>
+      % end
+    % end
+    </tbody>
+  </table>
+  </div>
+  <div class="actions"><button type="submit" id="save-people">{{t('save_quotas')}}</button></div>
+  % else:
+  <p class="empty" id="people-empty">{{t('people_empty')}}</p>
+  % end
 </form>
 
 <section id="webhooks" class="card">
