@@ -45,6 +45,7 @@ from app.downloads import Downloads
 from app.llm import Model, ModelFactory, is_configured
 from app.monitor import Monitor
 from app.server import Server
+from app.webchat import WebChat
 
 logger = logging.getLogger("app")
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
@@ -143,8 +144,14 @@ def build(
         set_limits=lambda user_id, own: data.update_user(user_id, limits=own),
         setup_code=auth.new_setup_code(),
     )
+    doorman = gate.Gate(bot, echoes, clock=monotonic)
     app = web.create_app(
-        live, gate=gate.Gate(bot, echoes, clock=monotonic), queue=dispatcher, console=console, files=files
+        live,
+        gate=doorman,
+        queue=dispatcher,
+        console=console,
+        files=files,
+        web_chat=lambda site: WebChat(site, bot, data, doorman.limiter, clock),
     )
     server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
     return Runtime(cfg, data, live, dispatcher, server, console)

@@ -82,6 +82,7 @@ class Session:
     created: float
     seen: float
     password: str  # the hash in force at login: changing the password ends every older session
+    user: str = ""  # a web-chat account's name; empty for the admin
 
 
 class Sessions:
@@ -102,9 +103,9 @@ class Sessions:
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, Session] = OrderedDict()
 
-    def create(self, password_hash: str) -> Session:
+    def create(self, password_hash: str, user: str = "") -> Session:
         now = self._clock()
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now, password_hash)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now, password_hash, user)
         with self._lock:
             self._sessions[session.id] = session
             while len(self._sessions) > self._cap:
@@ -126,6 +127,12 @@ class Sessions:
             session.seen = now
             self._sessions.move_to_end(session_id)
             return session
+
+    def owner(self, session_id: str) -> str | None:
+        """Whose session this is (its `user`), unchecked: to know which password it must match."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            return None if session is None else session.user
 
     def end(self, session_id: str) -> None:
         with self._lock:

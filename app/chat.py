@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from app import i18n, limits
 from app.commands import IMMEDIATE, ORDERED, Commands, History, command_of
 from app.downloads import Downloads
-from app.llm import Model, ModelConfig, ModelError, Reply, is_configured, strip_thinking
+from app.llm import Model, ModelConfig, ModelError, OnText, Reply, Stop, is_configured, strip_thinking
 from app.settings import Values
 from app.synology import ChatError, split_message
 from app.worker import Job
@@ -173,7 +173,30 @@ class Bot:
             return i18n.t(job.lang, "no_text")
         return self._ask(job, job.text, values)
 
-    def _ask(self, job: Job, question: str, values: Values, replace_last: bool = False) -> str:
+    def ask_now(
+        self,
+        job: Job,
+        question: str,
+        values: Values,
+        *,
+        replace_last: bool = False,
+        on_text: OnText | None = None,
+        stop: Stop | None = None,
+    ) -> str:
+        """A question answered while the asker waits (the web chat), streamed to on_text, with
+        the same history, instructions, quotas and usage as a Chat message."""
+        return self._ask(job, question, values, replace_last, on_text=on_text, stop=stop)
+
+    def _ask(
+        self,
+        job: Job,
+        question: str,
+        values: Values,
+        replace_last: bool = False,
+        *,
+        on_text: OnText | None = None,
+        stop: Stop | None = None,
+    ) -> str:
         """Ask the model and record the exchange. With replace_last (/retry) the previous
         exchange is left out of the context and replaced only once a new answer exists."""
         if not is_configured(model_config(values)):
@@ -191,7 +214,14 @@ class Bot:
         started = time.monotonic()
         try:
             reply, question_sent = self._complete_within_context(
-                values, persona=persona, history=history, question=asked, budget=budget, named=named
+                values,
+                persona=persona,
+                history=history,
+                question=asked,
+                budget=budget,
+                named=named,
+                on_text=on_text,
+                stop=stop,
             )
         except ModelError as exc:
             log.warning("model error for user %s after %d attempt(s): %s", job.user_id, exc.attempts, exc)
@@ -249,6 +279,8 @@ class Bot:
         question: str,
         budget: int,
         named: bool,
+        on_text: OnText | None = None,
+        stop: Stop | None = None,
     ) -> tuple[Reply, str]:
         """Ask the model; when it says the context is too long (the server's window is smaller
         than context_tokens), keep only the newer half of the history and ask again, down to
@@ -257,7 +289,7 @@ class Bot:
         while True:
             messages, dropped = build_messages(persona, history, question, budget, named)
             try:
-                return model.complete(messages), "\n".join(m["content"] for m in messages)
+                return model.complete(messages, on_text, stop), "\n".join(m["content"] for m in messages)
             except ModelError as exc:
                 kept = len(history) - dropped
                 if exc.kind != "context" or kept == 0:

@@ -66,6 +66,15 @@ class ModelError(Exception):
         self.attempts = attempts
 
 
+class Stop(Protocol):
+    """Anything with is_set(), such as a threading.Event: set, the answer ends where it is."""
+
+    def is_set(self) -> bool: ...
+
+
+OnText = Callable[[str], None]  # called with each piece of the answer as it arrives
+
+
 @dataclasses.dataclass(frozen=True)
 class Reply:
     text: str
@@ -74,7 +83,9 @@ class Reply:
 
 
 class Model(Protocol):
-    def complete(self, messages: Sequence[dict[str, str]]) -> Reply: ...
+    def complete(
+        self, messages: Sequence[dict[str, str]], on_text: OnText | None = None, stop: Stop | None = None
+    ) -> Reply: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,9 +110,14 @@ class EchoModel:
     """A model that needs no server: it repeats the question. For checking the Chat wiring
     before a real model is set up, and for demos."""
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> Reply:
+    def complete(
+        self, messages: Sequence[dict[str, str]], on_text: OnText | None = None, stop: Stop | None = None
+    ) -> Reply:
         question = messages[-1]["content"] if messages else ""
-        return Reply(f"Echo: {question}", prompt_tokens=0, completion_tokens=0)
+        text = f"Echo: {question}"
+        if on_text:
+            on_text(text)
+        return Reply(text, prompt_tokens=0, completion_tokens=0)
 
 
 class OpenAIModel:
@@ -126,14 +142,26 @@ class OpenAIModel:
     def close(self) -> None:
         self._client.close()
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> Reply:
+    def complete(
+        self, messages: Sequence[dict[str, str]], on_text: OnText | None = None, stop: Stop | None = None
+    ) -> Reply:
+        """The answer, streamed to on_text piece by piece when given. A call that failed after
+        some text was shown is not retried: the reader would see the answer start twice."""
         attempts = self.config.max_retries + 1
+        shown = [False]
+
+        def show(piece: str) -> None:
+            shown[0] = True
+            if on_text:
+                on_text(piece)
+
         for attempt in range(1, attempts + 1):
             try:
-                return self._complete_once(messages)
+                return self._complete_once(messages, show, stop)
             except ModelError as exc:
                 exc.attempts = attempt
-                if exc.kind not in ("rate_limit", "server", "timeout", "unreachable") or attempt == attempts:
+                retryable = exc.kind in ("rate_limit", "server", "timeout", "unreachable") and not shown[0]
+                if not retryable or attempt == attempts:
                     raise
                 delay = min(exc.retry_after or self._backoff * 2 ** (attempt - 1), 60.0)
                 log.warning(
@@ -142,7 +170,7 @@ class OpenAIModel:
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def _complete_once(self, messages: Sequence[dict[str, str]]) -> Reply:
+    def _complete_once(self, messages: Sequence[dict[str, str]], show: OnText, stop: Stop | None) -> Reply:
         parts: list[str] = []
         usage: Any = None
         try:
@@ -159,6 +187,9 @@ class OpenAIModel:
                         usage = chunk.usage
                     if chunk.choices and chunk.choices[0].delta.content:
                         parts.append(chunk.choices[0].delta.content)
+                        show(chunk.choices[0].delta.content)
+                    if stop is not None and stop.is_set():
+                        break  # leaving the with-block closes the connection: the server stops too
         except self._sdk.APIError as exc:
             raise _translate(exc) from None
         except (ValueError, TypeError) as exc:  # a body that is not a chat-completion stream

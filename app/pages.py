@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 VIEWS = Path(__file__).parent / "views"
 STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "synochatgpt_session"
+CHAT_COOKIE = "synochatgpt_chat"
 FORM_COOKIE = "synochatgpt_form"
 LANG_COOKIE = "synochatgpt_lang"
 CHART_DAYS = 14
@@ -55,6 +56,7 @@ class Console:
     set_limits: Callable[[int, dict[str, int] | None], None] = lambda user_id, own: None
     setup_code: str = ""  # shown in the log while no admin password is set
     sessions: auth.Sessions = dataclasses.field(default_factory=auth.Sessions)
+    chat_sessions: auth.Sessions = dataclasses.field(default_factory=lambda: auth.Sessions(cap=256))
     throttle: auth.Throttle = dataclasses.field(default_factory=auth.Throttle)
     form_key: bytes = dataclasses.field(default_factory=lambda: secrets.token_bytes(32))
     clock: Callable[[], float] = time.time
@@ -108,14 +110,14 @@ def language() -> str:
 # response's cookies, and the session and form cookies are set along the way.
 
 
-def _json(code: int, **body: Any) -> str:
+def json_answer(code: int, **body: Any) -> str:
     bottle.response.status = code
     bottle.response.content_type = "application/json; charset=utf-8"
     bottle.response.set_header("Cache-Control", "no-store")
     return json.dumps(body, ensure_ascii=False)
 
 
-def _redirect(location: str) -> str:
+def redirect(location: str) -> str:
     bottle.response.status = 303
     bottle.response.set_header("Location", location)
     return ""
@@ -126,7 +128,7 @@ def _secure() -> bool:
     return scheme == "https"
 
 
-def _set_cookie(name: str, value: str, max_age: int | None = None) -> None:
+def set_cookie(name: str, value: str, max_age: int | None = None) -> None:
     options: dict[str, Any] = {"httponly": True, "samesite": "Strict", "path": "/", "secure": _secure()}
     if max_age is not None:
         options["max_age"] = max_age
@@ -163,22 +165,37 @@ class RequireLogin:
             session = console.sessions.get(
                 bottle.request.get_cookie(SESSION_COOKIE) or "", values.admin_password or ""
             )
+            if session is None and route.config.get("chat"):
+                session = chat_session(console, values)
             api = bottle.request.path.startswith("/api/") or bottle.request.method not in ("GET", "HEAD")
             if session is None:
                 if api:
-                    return _json(401, ok=False, error="log in first")
-                return _redirect("/login" if values.admin_password else "/setup")
+                    return json_answer(401, ok=False, error="log in first")
+                if route.config.get("chat"):
+                    return redirect("/chat/login")
+                return redirect("/login" if values.admin_password else "/setup")
             if bottle.request.method not in ("GET", "HEAD"):
                 given = bottle.request.headers.get("X-CSRF-Token") or bottle.request.forms.get("csrf") or ""
                 if not auth.token_ok(session.csrf, given) or not _same_origin():
                     log.warning(
                         "refused a %s to %s without a valid CSRF token", bottle.request.method, route.rule
                     )
-                    return _json(403, ok=False, error="missing or wrong CSRF token; reload the page")
+                    return json_answer(403, ok=False, error="missing or wrong CSRF token; reload the page")
             bottle.request.environ["synochatgpt.session"] = session
             return callback(*args, **kwargs)
 
         return guarded
+
+
+def chat_session(console: Console, values: Values) -> auth.Session | None:
+    """A web chat account's session, valid while that account and its password stand."""
+    session_id = bottle.request.get_cookie(CHAT_COOKIE) or ""
+    user = console.chat_sessions.owner(session_id)
+    account = next((a for a in values.webchat_users if a["name"] == user), None)
+    if account is None:
+        console.chat_sessions.end(session_id)  # the account was removed
+        return None
+    return console.chat_sessions.get(session_id, account["hash"])
 
 
 def current_session() -> auth.Session:
@@ -214,11 +231,13 @@ def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
     for item in settings.SETTINGS:
         if item.group not in settings.GROUPS or item.name in values.fixed:
             continue
-        if item.kind in ("channels", "tokens"):
+        if item.kind in ("channels", "tokens", "accounts"):
             current = values.values[item.name]
             entries: list[Any]
             if item.kind == "channels":
                 entries, submitted[item.name] = read_channels(fields, current)
+            elif item.kind == "accounts":
+                entries, submitted[item.name] = read_accounts(fields, current)
             else:
                 entries = read_tokens(fields, current)
             try:
@@ -304,6 +323,17 @@ def read_tokens(fields: Mapping[str, str], current: tuple[str, ...]) -> list[str
     return keep + integrations.split_list(fields.get("slash_tokens") or "")
 
 
+def read_accounts(fields: Mapping[str, str], current: tuple[dict[str, str], ...]) -> tuple[list[Any], str]:
+    """Web chat accounts: the stored ones not ticked for removal, plus the one being added.
+    Returns them, and the typed name to show again should the form be refused."""
+    keep: list[Any] = [a for i, a in enumerate(current) if not fields.get(f"remove-account-{i}")]
+    name = (fields.get("account-name") or "").strip()
+    password = fields.get("account-password") or ""
+    if name or password:
+        keep.append({"name": name, "password": password})
+    return keep, name
+
+
 def apply_form(values: Values, result: FormResult) -> Values:
     """The values as they would be after saving: for the live checks on unsaved edits."""
     merged = dict(values.values)
@@ -316,9 +346,11 @@ def apply_form(values: Values, result: FormResult) -> Values:
 # -- the routes ---------------------------------------------------------------------------------
 
 
-def install(app: bottle.Bottle, console: Console) -> None:
+def install(app: bottle.Bottle, console: Console) -> Pages:
     app.install(RequireLogin(console))
-    Pages(console).route(app)
+    site = Pages(console)
+    site.route(app)
+    return site
 
 
 class Pages:
@@ -355,7 +387,7 @@ class Pages:
     def page(self, name: str, status: int = 200, **values: Any) -> str:
         lang = language()
         if bottle.request.query.get("lang") in pagetext.LANGUAGES:
-            _set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600)
+            set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600)
         body = self.views.render(
             name,
             t=pagetext.Translator(lang),
@@ -371,11 +403,14 @@ class Pages:
         bottle.response.set_header("Cache-Control", "no-store")
         return body
 
+    def translator(self) -> pagetext.Translator:
+        return pagetext.Translator(language())
+
     def form_csrf(self) -> str:
         nonce = bottle.request.get_cookie(FORM_COOKIE) or ""
         if len(nonce) < 20:
             nonce = secrets.token_urlsafe(24)
-            _set_cookie(FORM_COOKIE, nonce)
+            set_cookie(FORM_COOKIE, nonce)
         return auth.form_token(self.console.form_key, nonce)
 
     def form_csrf_ok(self) -> bool:
@@ -385,7 +420,7 @@ class Pages:
 
     def start_session(self, password_hash: str) -> None:
         session = self.console.sessions.create(password_hash)
-        _set_cookie(SESSION_COOKIE, session.id)
+        set_cookie(SESSION_COOKIE, session.id)
 
     def auth_page(self, name: str, status: int = 200, error: str = "", wait: float = 0, **values: Any) -> str:
         """The setup and login pages, with a fresh form token."""
@@ -398,7 +433,7 @@ class Pages:
 
     def setup_form(self) -> str:
         if self.console.settings().admin_password:
-            return _redirect("/login")
+            return redirect("/login")
         self.console.announce_setup_code(int(bottle.request.environ.get("SERVER_PORT") or 0))
         return self.auth_page("setup")
 
@@ -413,7 +448,7 @@ class Pages:
         fields = form()
         with console.setup_lock:
             if console.settings().admin_password:
-                return _redirect("/login")
+                return redirect("/login")
             if not auth.setup_code_matches(fields.get("code", ""), console.setup_code):
                 delay = console.throttle.failed(client)
                 log.warning("first-run setup: wrong setup code from %s", client)
@@ -428,11 +463,11 @@ class Pages:
         console.throttle.succeeded(client)
         log.info("the admin password was set on the first-run page (from %s)", client)
         self.start_session(password_hash)
-        return _redirect("/?msg=welcome")
+        return redirect("/?msg=welcome")
 
     def login_form(self) -> str:
         if not self.console.settings().admin_password:
-            return _redirect("/setup")
+            return redirect("/setup")
         message = bottle.request.query.get("msg", "")
         return self.auth_page("login", message=message if message in MESSAGES else "")
 
@@ -440,7 +475,7 @@ class Pages:
         console = self.console
         values = console.settings()
         if not values.admin_password:
-            return _redirect("/setup")
+            return redirect("/setup")
         if not self.form_csrf_ok():
             return self.auth_page("login", 403, "csrf")
         client = client_address()
@@ -456,12 +491,12 @@ class Pages:
         console.throttle.succeeded(client)
         log.info("admin logged in from %s", client)
         self.start_session(values.admin_password)
-        return _redirect("/")
+        return redirect("/")
 
     def logout(self) -> str:
         self.console.sessions.end(current_session().id)
-        _set_cookie(SESSION_COOKIE, "", max_age=0)
-        return _redirect("/login?msg=logged_out")
+        set_cookie(SESSION_COOKIE, "", max_age=0)
+        return redirect("/login?msg=logged_out")
 
     # -- the page --------------------------------------------------------------------------------
 
@@ -553,7 +588,7 @@ class Pages:
             "settings saved from the settings page: %s",
             ", ".join(sorted([*result.changes, *result.remove])) or "nothing changed",
         )
-        return _redirect("/?msg=saved#settings")
+        return redirect("/?msg=saved#settings")
 
     def change_password(self) -> str:
         console = self.console
@@ -575,7 +610,7 @@ class Pages:
         console.save({"admin_password": password_hash}, ())
         console.sessions.end_others(current_session().id, password_hash)
         log.info("the admin password was changed from %s; other sessions ended", client)
-        return _redirect("/?msg=password_changed#account")
+        return redirect("/?msg=password_changed#account")
 
     def save_people(self) -> str:
         """Each person's own token quotas; an empty field means the general one."""
@@ -602,7 +637,7 @@ class Pages:
         for user_id, own_limits in changes.items():
             self.console.set_limits(user_id, own_limits)
         log.info("per-person quotas saved from the settings page for %d people", len(changes))
-        return _redirect("/?msg=people_saved#people")
+        return redirect("/?msg=people_saved#people")
 
     # -- live checks and data for the page's script ------------------------------------------------
 
@@ -612,7 +647,7 @@ class Pages:
         if result.errors:
             t = pagetext.Translator(language())
             problems = {name: t.problem(exc) for name, exc in result.errors.items()}
-            return values, _json(400, ok=False, error=t("fix_fields"), fields=problems)
+            return values, json_answer(400, ok=False, error=t("fix_fields"), fields=problems)
         return apply_form(values, result), None
 
     def test_model(self) -> str:
@@ -626,7 +661,7 @@ class Pages:
             body["models_error"] = t("models_unlisted", detail=body["models_error"])
         if not result.ok:
             body["error"] = pagetext.model_error(t, result)
-        return _json(200, **body)
+        return json_answer(200, **body)
 
     def test_chat(self) -> str:
         values, refused = self.checked_values()
@@ -635,12 +670,12 @@ class Pages:
         t = pagetext.Translator(language())
         raw = (form().get("user_id") or "").strip()
         if not raw.isdigit() or not 0 < int(raw) < 2**31:
-            return _json(400, ok=False, error=t("bad_user_id"), fields={"user_id": t("bad_user_id")})
+            return json_answer(400, ok=False, error=t("bad_user_id"), fields={"user_id": t("bad_user_id")})
         result = self.console.test_chat(values, int(raw))
         body: dict[str, Any] = {"ok": result.ok, **result.data}
         if not result.ok:
             body["error"] = pagetext.chat_error(t, result)
-        return _json(200, **body)
+        return json_answer(200, **body)
 
     def recent_webhooks(self) -> str:
         t = pagetext.Translator(language())
@@ -658,14 +693,14 @@ class Pages:
             }
             for w in self.console.monitor.webhooks()
         ]
-        return _json(200, rows=rows)
+        return json_answer(200, rows=rows)
 
     def status(self) -> str:
         errors = [
             {"time": _fmt_time(e.at), "source": e.source, "kind": e.kind, "message": e.message}
             for e in self.console.monitor.errors()
         ]
-        return _json(200, **self.status_info(self.console.settings()), errors=errors)
+        return json_answer(200, **self.status_info(self.console.settings()), errors=errors)
 
     def static(self, name: str) -> bottle.HTTPResponse:
         response: bottle.HTTPResponse = bottle.static_file(name, root=str(STATIC))

@@ -155,6 +155,48 @@ TEXTS: dict[str, dict[str, str]] = {
     "g_advanced": {"en": "Advanced", "zh": "高级"},
     "g_access": {"en": "Access and limits", "zh": "访问与限额"},
     "g_channels": {"en": "Channels and slash commands", "zh": "频道与斜杠命令"},
+    "g_webchat": {"en": "Web chat", "zh": "网页聊天"},
+    "account_name": {"en": "Name", "zh": "名称"},
+    "account_password": {"en": "Password (at least 8 characters)", "zh": "密码（至少 8 个字符）"},
+    "open_chat": {"en": "Open the web chat", "zh": "打开网页聊天"},
+    "bad_login": {"en": "Wrong name or password.", "zh": "名称或密码错误。"},
+    "wc_title": {"en": "Chat", "zh": "聊天"},
+    "wc_login_title": {"en": "Log in to the web chat", "zh": "登录网页聊天"},
+    "wc_login_help": {
+        "en": "The admin of this NAS gives out web chat accounts on the settings page. The admin logs in "
+        "with the name admin and the admin password.",
+        "zh": "网页聊天账号由 NAS 管理员在设置页面中创建。管理员用名称 admin 和管理员密码登录。",
+    },
+    "wc_signed_in": {"en": "Logged in as {name}", "zh": "已登录：{name}"},
+    "wc_settings": {"en": "Settings", "zh": "设置"},
+    "wc_new": {"en": "New chat", "zh": "新对话"},
+    "wc_chats": {"en": "Chats", "zh": "对话"},
+    "wc_empty": {
+        "en": "Ask anything. Enter sends, Shift+Enter starts a new line.",
+        "zh": "尽管问吧。按 Enter 发送，Shift+Enter 换行。",
+    },
+    "wc_placeholder": {"en": "Your message", "zh": "输入消息"},
+    "wc_send": {"en": "Send", "zh": "发送"},
+    "wc_stop": {"en": "Stop", "zh": "停止"},
+    "wc_regenerate": {"en": "Regenerate", "zh": "重新生成"},
+    "wc_export": {"en": "Export", "zh": "导出"},
+    "wc_delete": {"en": "Delete", "zh": "删除"},
+    "wc_delete_confirm": {"en": "Delete this chat for good?", "zh": "确定永久删除这个对话？"},
+    "wc_stopped": {"en": "(stopped)", "zh": "（已停止）"},
+    "wc_error": {
+        "en": "The answer could not be fetched. Check the connection and try again.",
+        "zh": "无法获取回答，请检查网络后重试。",
+    },
+    "wc_copy": {"en": "Copy", "zh": "复制"},
+    "wc_copied": {"en": "Copied", "zh": "已复制"},
+    "wc_you": {"en": "You", "zh": "你"},
+    "wc_untitled": {"en": "Untitled", "zh": "无标题"},
+    "wc_menu": {"en": "Chats", "zh": "对话列表"},
+    "wc_too_long": {"en": "The message is too long.", "zh": "消息太长。"},
+    "wc_busy": {
+        "en": "This chat is still answering. Wait, or stop it.",
+        "zh": "这个对话仍在回答中，请稍候或先停止。",
+    },
     "c_access_everyone": {"en": "Everyone", "zh": "所有人"},
     "c_access_listed": {"en": "Only the allow-list and admins", "zh": "仅允许列表中的用户和管理员"},
     "ch_new": {"en": "Add a channel", "zh": "添加频道"},
@@ -390,6 +432,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "A token has no spaces and is at most 100 characters.",
         "zh": "令牌不含空格，最长 100 个字符。",
     },
+    "p_account_name": {
+        "en": "A name has 1 to 32 characters, no spaces, commas, colons or slashes, and is not admin: {name}",
+        "zh": "名称为 1 到 32 个字符，不含空格、逗号、冒号或斜杠，且不能是 admin：{name}",
+    },
+    "p_account_twice": {
+        "en": "There is already an account called {name}.",
+        "zh": "已经有名为 {name} 的账号。",
+    },
+    "p_account_password": {
+        "en": "{name} needs a password of at least 8 characters.",
+        "zh": "{name} 需要至少 8 个字符的密码。",
+    },
     "p_ch_json": {
         "en": "Must be a JSON list of channels with name, outgoing_token and incoming_url.",
         "zh": "必须是 JSON 频道列表，每项包含 name、outgoing_token 和 incoming_url。",
@@ -429,6 +483,11 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # Setting labels and help in Chinese; English comes from the Setting itself.
 SETTING_TEXTS: dict[str, dict[str, str]] = {
+    "webchat_users": {
+        "label": "网页聊天账号",
+        "help": "可以使用 /chat 网页聊天的人，每人一个名称和至少 8 个字符的密码（只保存加盐哈希）。管理员始终可以使用。"
+        "环境变量中为用逗号分隔的 名称:密码。",
+    },
     "export_dir": {
         "label": "导出文件夹",
         "help": "/export 把对话保存为 Markdown 文件的文件夹，每位用户一个子文件夹。在 DSM 上应为本套件可写入的共享文件夹"
@@ -586,7 +645,7 @@ class Translator:
 
     def shown(self, setting: Setting, value: Any) -> str:
         """A value as the page may show it: secrets masked, in the reader's language."""
-        if setting.kind in ("channels", "tokens"):
+        if setting.kind in ("channels", "tokens", "accounts"):
             return self._listed(setting, value)
         if setting.secret:
             if not value:
@@ -602,6 +661,8 @@ class Translator:
             return self("not_set")
         if setting.kind == "channels":
             return ", ".join(c.name for c in value)
+        if setting.kind == "accounts":
+            return ", ".join(a["name"] for a in value)
         return ", ".join("…" + v[-4:] for v in value)
 
     def problem(self, exc: Invalid) -> str:

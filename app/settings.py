@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -309,6 +310,18 @@ SETTINGS: tuple[Setting, ...] = (
         help="The token of each Synology Chat slash command that points at this server (for "
         "example /ask). In the environment, separated by commas.",
     ),
+    # The web chat's accounts, each with its own history and limits.
+    Setting(
+        "webchat_users",
+        "accounts",
+        (),
+        group="webchat",
+        label="Web chat accounts",
+        secret=True,
+        help="People who may use the web chat at /chat, each with a name and a password of at least 8 "
+        "characters (stored only as a salted hash). The admin may always use it. In the environment: "
+        "name:password pairs separated by commas.",
+    ),
     # The settings page's own account. Never shown; kept only as a salted scrypt hash.
     Setting(
         "admin_password",
@@ -322,7 +335,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "access", "channels", "advanced")
+GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "access", "channels", "webchat", "advanced")
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -348,6 +361,10 @@ PROBLEMS: dict[str, str] = {
     "unknown": "is not a setting",
     "list_entry": "has an entry that is too long or contains a space: {entry}",
     "token": "has a token that is too long or contains a space",
+    "account_name": "has a name that is empty, too long, 'admin', or contains a space, comma, colon or "
+    "slash: {name}",
+    "account_twice": "has the name {name} twice",
+    "account_password": "needs a password of at least 8 characters for {name}",
     "ch_json": "must be a JSON list of objects with name, outgoing_token and incoming_url",
     "ch_count": "can hold at most {max} channels",
     "ch_name": "channel {n} needs a name",
@@ -396,6 +413,8 @@ def parse(setting: Setting, raw: Any) -> Any:
         return auth.hash_password(text)
     if setting.kind in ("list", "tokens"):
         return _parse_list(setting, raw)
+    if setting.kind == "accounts":
+        return _parse_accounts(raw)
     if setting.kind == "channels":
         try:
             return integrations.parse_channels(raw)
@@ -442,6 +461,37 @@ def _parse_list(setting: Setting, raw: Any) -> tuple[str, ...]:
         if len(item) > (100 if setting.kind == "tokens" else 64) or any(c.isspace() for c in item):
             raise Invalid("token") if setting.kind == "tokens" else Invalid("list_entry", entry=item[:64])
     return clean
+
+
+_ACCOUNT_NAME = re.compile(r"^[^\s:,/]{1,32}$")
+
+
+def _parse_accounts(raw: Any) -> tuple[dict[str, str], ...]:
+    """Web chat accounts: {"name", "hash"}. From the environment as name:password pairs; from a
+    form or the store as objects with a hash, or with a new password, which is hashed here."""
+    if raw is None or raw == "":
+        return ()
+    if isinstance(raw, str):
+        pairs = []
+        for item in integrations.split_list(raw):
+            name, _, password = item.partition(":")
+            pairs.append({"name": name.strip(), "password": password})
+        raw = pairs
+    accounts: list[dict[str, str]] = []
+    for item in raw:
+        name = str(item.get("name", "")).strip() if isinstance(item, dict) else ""
+        if not _ACCOUNT_NAME.match(name) or name.casefold() == "admin":
+            raise Invalid("account_name", name=name[:32])
+        if any(a["name"].casefold() == name.casefold() for a in accounts):
+            raise Invalid("account_twice", name=name)
+        stored = str(item.get("hash", ""))
+        if not auth.is_hash(stored):
+            problem = auth.password_problem(str(item.get("password", "")))
+            if problem:
+                raise Invalid("account_password", name=name)
+            stored = auth.hash_password(str(item["password"]))
+        accounts.append({"name": name, "hash": stored})
+    return tuple(accounts)
 
 
 def _parse_number(setting: Setting, raw: Any) -> int | float:
@@ -500,6 +550,8 @@ class Values:
                 continue
             if setting.kind == "tokens":
                 found += [str(v) for v in value]
+            elif setting.kind == "accounts":
+                found += [a["hash"] for a in value]
             elif setting.kind == "channels":
                 for channel in value:
                     found += [channel.outgoing_token, channel.incoming_url]
@@ -582,6 +634,8 @@ def masked(setting: Setting, value: Any) -> str:
         return f"({len(value)} set)" if value else "(not set)"
     if setting.kind == "channels":
         return f"({len(value)}: {', '.join(c.name for c in value)})" if value else "(not set)"
+    if setting.kind == "accounts":
+        return f"({len(value)}: {', '.join(a['name'] for a in value)})" if value else "(not set)"
     if not setting.secret:
         return "(not set)" if value is None or value == "" else str(value)
     text = str(value or "")

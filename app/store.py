@@ -309,6 +309,25 @@ class Store:
             if current:
                 meta.insert(current)
 
+    def conversations(self, prefix: str) -> list[dict[str, Any]]:
+        """The conversations whose key starts with `prefix`: {"key", "meta", "changed"}, most
+        recently changed first (the web chat's list of past chats)."""
+        found = []
+        for path in (self.data_dir / "conversations").glob(f"{prefix}*.json"):
+            if path.name.startswith(".tmp-"):
+                continue
+            try:
+                changed = path.stat().st_mtime
+            except OSError:
+                continue
+            found.append({"key": path.stem, "meta": self.conversation_meta(path.stem), "changed": changed})
+        return sorted(found, key=lambda c: -c["changed"])
+
+    def delete_conversation(self, key: str) -> None:
+        path = self._conversation_path(key)
+        with self._lock(path):
+            path.unlink(missing_ok=True)
+
     def forget_user(self, user_id: int, own: list[str]) -> int:
         """Delete what a person said and was answered: the conversations that are theirs alone
         (`own`, plus one-per-user channel ones) entirely, and their exchanges in shared ones.

@@ -16,6 +16,7 @@ from app.downloads import Downloads
 from app.gate import Gate
 from app.monitor import Monitor
 from app.settings import Values
+from app.webchat import WebChat
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def create_app(
     queue: Queue,
     console: pages.Console,
     files: Downloads,
+    web_chat: Callable[[pages.Pages], WebChat],
     clock: Callable[[], float] = time.monotonic,
 ) -> bottle.Bottle:
     app = bottle.Bottle()
@@ -96,7 +98,7 @@ def create_app(
             },
         )
 
-    pages.install(app, console)
+    web_chat(pages.install(app, console)).route(app)
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_error_page)
     return app

@@ -30,6 +30,8 @@ class FakeOpenAI:
             f"Answer to: {messages[-1]['content']}"
         )
         self.delay = 0.0  # seconds before the answer starts
+        self.chunk_delay = 0.0  # seconds between streamed pieces, to watch an answer arrive
+        self.disconnects = 0  # streams the client closed before the end
         self.context_limit: int | None = None  # prompt characters / 4 above this → 400 context error
         self.usage = True  # report token usage like OpenAI; Ollama-like servers may not
         self.script: deque[dict[str, Any]] = deque()  # forced behaviours for the next requests
@@ -239,10 +241,16 @@ class FakeOpenAI:
                 include_usage = (body.get("stream_options") or {}).get("include_usage")
                 if include_usage and fake.usage:
                     events.append({**base, "choices": [], "usage": usage})
-                for event in events:
-                    self._chunk(f"data: {json.dumps(event)}\n\n".encode())
-                self._chunk(b"data: [DONE]\n\n")
-                self._chunk(b"")
+                try:
+                    for event in events:
+                        self._chunk(f"data: {json.dumps(event)}\n\n".encode())
+                        if fake.chunk_delay:
+                            time.sleep(fake.chunk_delay)
+                    self._chunk(b"data: [DONE]\n\n")
+                    self._chunk(b"")
+                except OSError:  # the client stopped reading: a stopped answer
+                    with fake._lock:
+                        fake.disconnects += 1
 
             def _chunk(self, data: bytes) -> None:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -207,3 +208,136 @@ def test_the_page_fits_a_phone(browser: Browser, make_bot: Callable[..., Bot], a
         shot(phone, "09-phone")
     finally:
         context.close()
+
+
+XSS = 'Careful: <script>window.pwned = 1</script> and <img src=x onerror="window.pwned = 2"> stay text.'
+
+
+def chat_reply(messages: list[dict[str, str]]) -> str:
+    question = messages[-1]["content"]
+    if "xss" in question:
+        return XSS + "\n\n```html\n<img src=x onerror=alert(1)>\n```"
+    if "long" in question:
+        return "word " * 300
+    if "again" in question:
+        return "A **second** answer."
+    return "Here is **bold**, a list:\n\n- one\n- two\n\n```python\nprint('hi')\n```\n\nand [a link](https://example.com)."
+
+
+def test_a_whole_web_chat_in_the_browser(
+    make_bot: Callable[..., Bot], page: Page, fake_model: FakeOpenAI, admin_hash: str
+) -> None:
+    from app import auth
+
+    bot = make_bot(
+        admin_password=admin_hash, webchat_users=[{"name": "mei", "hash": auth.hash_password(PASSWORD)}]
+    )
+    fake_model.reply = chat_reply
+    fake_model.chunk_delay = 0.03
+    page.goto(bot.url + "/chat")
+    expect(page).to_have_url(re.compile(r"/chat/login$"))
+    page.fill("#name", "mei")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#empty-chat")).to_be_visible()
+
+    # A question: the answer streams in, Markdown rendered, the stop button shown meanwhile.
+    page.fill("#input", "show me markdown")
+    started = time.monotonic()
+    page.press("#input", "Enter")
+    expect(page.locator("#stop")).to_be_visible()
+    expect(page.locator(".msg.assistant .body").first).to_have_text(re.compile(r"\S"), timeout=10_000)
+    first_token = time.monotonic() - started
+    answer = page.locator(".msg.assistant .body").last
+    expect(answer.locator("strong")).to_have_text("bold")
+    expect(answer.locator("pre code.language-python")).to_have_text("print('hi')")
+    expect(answer.locator("li")).to_have_count(2)
+    expect(answer.locator("a")).to_have_attribute("href", "https://example.com")
+    expect(page.locator("#send")).to_be_visible()
+    expect(page.locator("#chat-list a")).to_have_text(["show me markdown"])
+    expect(page.locator("#chat-title")).to_have_text("show me markdown")
+    print(f"browser: first streamed text {first_token * 1000:.0f} ms after Enter")
+
+    # Stop in the middle: what came so far stays, marked as stopped.
+    fake_model.chunk_delay = 0.08
+    page.fill("#input", "a long answer please")
+    page.press("#input", "Enter")
+    expect(page.locator(".msg.assistant .body").nth(1)).to_have_text(re.compile(r"(word ){5}"))
+    with page.expect_response("**/api/chat/stop", timeout=10_000) as stopping:
+        page.click("#stop", timeout=5_000)
+    assert stopping.value.status == 200
+    expect(page.locator(".stopped")).to_have_text("(stopped)")
+    stopped = page.locator(".msg.assistant .body").nth(1).text_content() or ""
+    assert 20 < len(stopped) < len("word " * 300)
+
+    # Regenerate the last answer: it is replaced, not added.
+    fake_model.chunk_delay = 0.01
+    fake_model.reply = lambda messages: "A **second** answer."
+    page.click("#regenerate")
+    expect(page.locator(".msg.assistant .body").nth(1)).to_have_text("A second answer.")
+    expect(page.locator(".msg.assistant")).to_have_count(2)
+
+    # Model output with HTML in it is shown as text, never run.
+    fake_model.reply = chat_reply
+    page.fill("#input", "xss test")
+    page.press("#input", "Enter")
+    expect(page.locator(".msg.assistant .body").nth(2)).to_contain_text("<script>window.pwned = 1</script>")
+    expect(page.locator("#messages img")).to_have_count(0)
+    expect(page.locator("#messages script")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
+    expect(page.locator(".msg.assistant .body").nth(2).locator("pre code")).to_have_text(
+        "<img src=x onerror=alert(1)>"
+    )
+    shot(page, "20-web-chat")
+
+    # A reload keeps the whole conversation, from the server.
+    page.reload()
+    expect(page.locator(".msg.user")).to_have_count(3)
+    expect(page.locator(".msg.assistant .body").nth(1)).to_have_text("A second answer.")
+    expect(page.locator("#chat-title")).to_have_text("show me markdown")
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## mei" in exported and "A **second** answer." in exported and "<script>window.pwned" in exported
+
+    # A new chat starts empty; the old one is in the list.
+    page.click("#new-chat")
+    expect(page.locator("#empty-chat")).to_be_visible()
+    expect(page.locator("#chat-list a")).to_have_count(1)
+
+
+def test_the_web_chat_on_a_phone_in_chinese(
+    make_bot: Callable[..., Bot], browser: Browser, fake_model: FakeOpenAI, admin_hash: str
+) -> None:
+    from app import auth
+
+    bot = make_bot(
+        admin_password=admin_hash, webchat_users=[{"name": "mei", "hash": auth.hash_password(PASSWORD)}]
+    )
+    fake_model.reply = chat_reply
+    phone = browser.new_context(
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
+    page = phone.new_page()
+    page.goto(bot.url + "/chat/login")
+    expect(page.locator("h1")).to_have_text("登录网页聊天")
+    page.fill("#name", "mei")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#send")).to_have_text("发送")
+    expect(page.locator("#sidebar")).not_to_be_in_viewport()
+    page.fill("#input", "你好")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .body strong")).to_have_text("bold")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "nothing sticks out sideways on a phone"
+    shot(page, "21-web-chat-phone", full=False)
+    page.click("#menu")
+    expect(page.locator("#sidebar")).to_be_in_viewport()
+    expect(page.locator("#chat-list a")).to_have_text(["你好"])
+    shot(page, "22-web-chat-phone-menu", full=False)
+    phone.close()

@@ -54,6 +54,7 @@ ALLOWED = {
     "synology": {"requests", "urllib3"},
     "web": {"bottle"},
     "pages": {"bottle"},
+    "webchat": {"bottle"},
     "server": {"cheroot"},
 }
 OUTSIDE = {"tinydb", "openai", "httpx2", "requests", "urllib3", "bottle", "cheroot"}

@@ -135,3 +135,27 @@ def test_the_people_table_shows_use_and_takes_own_quotas(
     assert admin.post("/people", {"ids": "5", "daily_tokens-5": ""}).status_code == 303
     assert admin_bot.runtime.store.user(5)["limits"] is None, "empty: the general quota again"
     assert admin.post("/people", {"ids": "5"}, csrf=False).status_code == 403
+
+
+def test_web_chat_accounts_are_added_hashed_and_removed(admin_bot: Bot, admin: WebClient) -> None:
+    fields = admin.settings_form()
+    fields |= {"account-name": "mei", "account-password": "short"}
+    refused = admin.post("/settings", fields)
+    assert refused.status_code == 400 and 'id="error-webchat_users"' in refused.text
+    assert 'value="mei"' in refused.text and "short" not in refused.text
+    for name in ("admin", "two words", "a:b"):
+        fields = admin.settings_form()
+        fields |= {"account-name": name, "account-password": "long enough password"}
+        assert admin.post("/settings", fields).status_code == 400, name
+    fields = admin.settings_form()
+    fields |= {"account-name": "mei", "account-password": "long enough password"}
+    assert admin.post("/settings", fields).status_code == 303
+    [account] = stored(admin_bot).webchat_users
+    assert account["name"] == "mei" and account["hash"].startswith("scrypt$")
+    stored_file = (admin_bot.data_dir / "settings.json").read_text()
+    assert "long enough password" not in stored_file
+    assert "<strong>mei</strong>" in admin.get("/").text
+    fields = admin.settings_form()
+    fields["remove-account-0"] = "1"
+    assert admin.post("/settings", fields).status_code == 303
+    assert stored(admin_bot).webchat_users == ()

@@ -27,7 +27,9 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/static/<name:path>"),
-    ("GET", "/files/<key>/<name>"),  # Chat fetches an export here; the random key is the permission
+    ("GET", "/files/<key>/<name>"),
+    ("GET", "/chat/login"),
+    ("POST", "/chat/login"),  # Chat fetches an export here; the random key is the permission
 }
 
 
@@ -50,7 +52,8 @@ def test_every_other_route_refuses_without_a_login(admin_bot: Bot) -> None:
     for method, rule in protected:
         answer = requests.request(method, admin_bot.url + concrete(rule), timeout=10, allow_redirects=False)
         if method == "GET" and not rule.startswith("/api/"):
-            assert answer.status_code == 303 and answer.headers["Location"] == "/login", rule
+            login = "/chat/login" if rule.startswith("/chat") else "/login"
+            assert answer.status_code == 303 and answer.headers["Location"] == login, rule
         else:
             assert answer.status_code == 401, (method, rule)
         assert "synochatgpt_session" not in answer.headers.get("Set-Cookie", "")

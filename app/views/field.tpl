@@ -9,6 +9,8 @@
   <p class="note">{{t('fixed_by', env=item.env)}}</p>
   % elif item.kind == 'channels':
   %   include('channels.tpl', item=item, error=error, rows=channel_rows(value, shown))
+  % elif item.kind == 'accounts':
+  %   include('accounts.tpl', item=item, value=value, typed=shown or '')
   % elif item.kind == 'tokens':
   %   include('tokens.tpl', item=item, value=value)
   % elif item.kind == 'list':

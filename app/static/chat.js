@@ -1,0 +1,242 @@
+// The web chat: past chats, streaming answers (server-sent events read from a fetch, since a
+// question is a POST), stop, regenerate, export. Text from the model only ever reaches the page
+// through renderMarkdown (markdown.js), which builds nodes and never parses HTML.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const T = JSON.parse($("texts").textContent);
+  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const messages = $("messages");
+  const input = $("input");
+  const state = { chat: "", busy: false, turns: [] };
+
+  function newId() {
+    const bytes = new Uint8Array(10);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => (b % 36).toString(36)).join("");
+  }
+
+  function post(path, fields) {
+    const body = new FormData();
+    Object.entries(fields).forEach(([k, v]) => body.append(k, v));
+    return fetch(path, { method: "POST", body, headers: { "X-CSRF-Token": CSRF }, credentials: "same-origin" });
+  }
+
+  function show(node, text, notice) {
+    node.replaceChildren(window.renderMarkdown(text, { copyLabel: T.wc_copy, copiedLabel: T.wc_copied }));
+    node.classList.toggle("notice", Boolean(notice));
+  }
+
+  function bubble(role, text) {
+    const row = document.createElement("div");
+    row.className = "msg " + role;
+    const body = document.createElement("div");
+    body.className = "body";
+    if (role === "user") body.textContent = text; else show(body, text);
+    row.appendChild(body);
+    messages.appendChild(row);
+    return body;
+  }
+
+  function scrollDown() {
+    messages.scrollTop = messages.scrollHeight;
+  }
+
+  function renderTurns() {
+    messages.replaceChildren();
+    if (!state.turns.length) {
+      const empty = document.createElement("p");
+      empty.className = "empty-chat";
+      empty.id = "empty-chat";
+      empty.textContent = T.wc_empty;
+      messages.appendChild(empty);
+    }
+    state.turns.forEach((turn) => {
+      bubble("user", turn.user);
+      const answer = bubble("assistant", turn.assistant);
+      answer.classList.toggle("notice", Boolean(turn.notice));
+    });
+    addRegenerate();
+    scrollDown();
+  }
+
+  function addRegenerate() {
+    const old = $("regenerate");
+    if (old) old.remove();
+    if (!state.turns.length || state.busy) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.id = "regenerate";
+    button.className = "regenerate";
+    button.textContent = T.wc_regenerate;
+    button.addEventListener("click", () => ask(state.turns[state.turns.length - 1].user, true));
+    messages.appendChild(button);
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    $("send").hidden = busy;
+    $("stop").hidden = !busy;
+    input.disabled = false;
+    addRegenerate();
+  }
+
+  async function loadList() {
+    const answer = await fetch("/api/chat/list", { credentials: "same-origin" });
+    if (!answer.ok) return;
+    const data = await answer.json();
+    const list = $("chat-list");
+    list.replaceChildren();
+    data.chats.forEach((chat) => {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = "#" + chat.id;
+      link.textContent = chat.title || T.wc_untitled;
+      link.dataset.chat = chat.id;
+      if (chat.id === state.chat) link.setAttribute("aria-current", "page");
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+  }
+
+  async function open(id) {
+    state.chat = id;
+    $("export").href = "/api/chat/export?chat=" + encodeURIComponent(id);
+    const answer = await fetch("/api/chat/history?chat=" + encodeURIComponent(id), { credentials: "same-origin" });
+    const data = answer.ok ? await answer.json() : { title: "", messages: [] };
+    state.turns = data.messages.map((m) => ({ user: m.user, assistant: m.assistant }));
+    $("chat-title").textContent = data.title || T.wc_new;
+    renderTurns();
+    loadList();
+    document.body.classList.remove("menu-open");
+  }
+
+  function startNew() {
+    const id = newId();
+    history.replaceState(null, "", "#" + id);
+    open(id);
+    input.focus();
+  }
+
+  // One SSE frame: "event: name\ndata: json". Comments (": …") keep the line alive.
+  function parseFrame(frame) {
+    let event = "message";
+    const data = [];
+    frame.split("\n").forEach((line) => {
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).trim());
+    });
+    return data.length ? { event, data: JSON.parse(data.join("\n")) } : null;
+  }
+
+  async function ask(text, regenerate) {
+    if (state.busy || !text.trim()) return;
+    if (!state.chat) startNew();
+    const empty = $("empty-chat");
+    if (empty) empty.remove();
+    let turn;
+    if (regenerate) {
+      turn = state.turns[state.turns.length - 1];
+      messages.lastElementChild.remove(); // the regenerate button
+      messages.lastElementChild.remove(); // the old answer
+    } else {
+      turn = { user: text, assistant: "" };
+      state.turns.push(turn);
+      bubble("user", text);
+    }
+    const body = bubble("assistant", "");
+    body.classList.add("streaming");
+    setBusy(true);
+    let streamed = "";
+    let pending = false;
+    const paint = () => {
+      pending = false;
+      show(body, streamed);
+      scrollDown();
+    };
+    try {
+      const answer = await post("/api/chat/send", { chat: state.chat, text, regenerate: regenerate ? "1" : "0" });
+      if (!answer.ok || !answer.body) {
+        let message = T.wc_error;
+        try { message = (await answer.json()).error || message; } catch (e) { /* not JSON */ }
+        turn.assistant = message;
+        turn.notice = true;
+        show(body, message, true);
+        if (!regenerate) state.turns.pop();
+        return;
+      }
+      const reader = answer.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const frame = parseFrame(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+          if (!frame) continue;
+          if (frame.event === "token") {
+            streamed += frame.data.t;
+            if (!pending) { pending = true; requestAnimationFrame(paint); }
+          } else if (frame.event === "done") {
+            turn.assistant = frame.data.text;
+            turn.notice = frame.data.notice && !frame.data.stopped;
+            show(body, frame.data.text || streamed, turn.notice);
+            if (frame.data.stopped) {
+              const mark = document.createElement("p");
+              mark.className = "stopped";
+              mark.textContent = T.wc_stopped;
+              body.appendChild(mark);
+            }
+          } else if (frame.event === "error") {
+            turn.assistant = frame.data.message;
+            turn.notice = true;
+            show(body, frame.data.message, true);
+          }
+        }
+      }
+    } catch (error) {
+      show(body, T.wc_error, true);
+    } finally {
+      body.classList.remove("streaming");
+      if (state.turns.length === 1) $("chat-title").textContent = state.turns[0].user.split(/\s+/).join(" ").slice(0, 60);
+      setBusy(false);
+      scrollDown();
+      loadList();
+    }
+  }
+
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    input.value = "";
+    ask(text, false);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+  $("stop").addEventListener("click", () => post("/api/chat/stop", { chat: state.chat }));
+  $("new-chat").addEventListener("click", startNew);
+  $("menu").addEventListener("click", () => document.body.classList.toggle("menu-open"));
+  $("delete").addEventListener("click", async () => {
+    if (!state.turns.length || !window.confirm(T.wc_delete_confirm)) return;
+    await post("/api/chat/delete", { chat: state.chat });
+    startNew();
+  });
+  $("chat-list").addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-chat]");
+    if (!link) return;
+    event.preventDefault();
+    history.replaceState(null, "", "#" + link.dataset.chat);
+    open(link.dataset.chat);
+  });
+
+  const wanted = location.hash.slice(1);
+  if (/^[a-z0-9]{8,32}$/.test(wanted)) open(wanted); else startNew();
+})();

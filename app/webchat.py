@@ -1,0 +1,344 @@
+"""The web chat at /chat: the same model, settings, history store and limits as the bot, in a
+browser. Answers stream to the page as server-sent events (read with fetch, since a question is
+a POST). Who may use it: the admin, and the web chat accounts from the settings page."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import queue
+import re
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import bottle
+
+from app import auth, export, i18n, limits, pages
+from app.llm import OnText, Stop
+from app.settings import Values
+from app.worker import Job
+
+log = logging.getLogger(__name__)
+
+CHAT_ID = re.compile(r"^[a-z0-9]{8,32}$")
+MAX_QUESTION = 32_000  # characters; far more than anyone types, far less than a memory problem
+MAX_CHATS = 200  # listed in the sidebar
+HEARTBEAT = 15.0  # seconds between keep-alive comments while the model thinks
+
+
+class Asker(Protocol):
+    def ask_now(
+        self,
+        job: Job,
+        question: str,
+        values: Values,
+        *,
+        replace_last: bool = False,
+        on_text: OnText | None = None,
+        stop: Stop | None = None,
+    ) -> str: ...
+
+
+class ChatStore(Protocol):
+    def history(self, key: str) -> list[dict[str, Any]]: ...
+    def conversation_meta(self, key: str) -> dict[str, Any]: ...
+    def update_conversation_meta(self, key: str, **fields: Any) -> None: ...
+    def conversations(self, prefix: str) -> list[dict[str, Any]]: ...
+    def delete_conversation(self, key: str) -> None: ...
+    def update_user(self, user_id: int, **fields: Any) -> None: ...
+
+
+def identity(session: auth.Session) -> tuple[int, str]:
+    """The store's user id and the name for a web chat user. Negative ids never meet Chat's,
+    which are positive; the admin is -1."""
+    if not session.user:
+        return -1, "admin"
+    return -2 - (zlib.crc32(session.user.encode()) & 0x3FFFFFFF), session.user
+
+
+class WebChat:
+    def __init__(
+        self,
+        site: pages.Pages,
+        asker: Asker,
+        store: ChatStore,
+        limiter: limits.RateLimiter,
+        clock: Callable[[], float],
+    ) -> None:
+        self.site = site
+        self.console = site.console
+        self.asker = asker
+        self.store = store
+        self.limiter = limiter
+        self.clock = clock
+        self._running: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def route(self, app: bottle.Bottle) -> None:
+        app.route("/chat/login", "GET", self.login_form, public=True)
+        app.route("/chat/login", "POST", self.login_submit, public=True)
+        chat = [
+            ("GET", "/chat", self.page),
+            ("POST", "/chat/logout", self.logout),
+            ("GET", "/api/chat/list", self.list_chats),
+            ("GET", "/api/chat/history", self.history),
+            ("POST", "/api/chat/send", self.send),
+            ("POST", "/api/chat/stop", self.stop),
+            ("POST", "/api/chat/delete", self.delete),
+            ("GET", "/api/chat/export", self.export),
+        ]
+        for method, path, callback in chat:
+            app.route(path, method, callback, chat=True)
+
+    # -- login -------------------------------------------------------------------------------
+
+    def login_form(self) -> str:
+        return self.site.auth_page("chat_login")
+
+    def login_submit(self) -> str:
+        console = self.console
+        if not self.site.form_csrf_ok():
+            return self.site.auth_page("chat_login", 403, "csrf")
+        client = pages.client_address()
+        wait = console.throttle.wait(client)
+        if wait:
+            return self.site.auth_page("chat_login", 429, "too_many", wait)
+        fields = pages.form()
+        name, password = (fields.get("name") or "").strip(), fields.get("password") or ""
+        values = console.settings()
+        if name.casefold() == "admin" and values.admin_password:
+            account = {"name": "", "hash": values.admin_password}
+        else:
+            account = next((a for a in values.webchat_users if a["name"] == name), {"name": "", "hash": ""})
+        # An unknown name is checked against the admin's hash (and refused), so the time taken
+        # does not tell which names exist.
+        right = auth.verify_password(password, account["hash"] or values.admin_password) and bool(
+            account["hash"]
+        )
+        if not right:
+            delay = console.throttle.failed(client)
+            log.warning("failed web chat login from %s", client)
+            return self.site.auth_page(
+                "chat_login", 429 if delay else 401, "too_many" if delay else "bad_login", delay
+            )
+        console.throttle.succeeded(client)
+        if account["name"]:
+            session = console.chat_sessions.create(account["hash"], user=account["name"])
+            pages.set_cookie(pages.CHAT_COOKIE, session.id)
+        else:  # the admin: the settings page's own session, so both pages work
+            self.site.start_session(account["hash"])
+        log.info("web chat login by %s from %s", account["name"] or "the admin", client)
+        return pages.redirect("/chat")
+
+    def logout(self) -> str:
+        session = pages.current_session()
+        (self.console.chat_sessions if session.user else self.console.sessions).end(session.id)
+        pages.set_cookie(pages.CHAT_COOKIE if session.user else pages.SESSION_COOKIE, "", max_age=0)
+        return pages.redirect("/chat/login")
+
+    # -- the page and its data ----------------------------------------------------------------------
+
+    def page(self) -> str:
+        session = pages.current_session()
+        _, name = identity(session)
+        t = self.site.translator()
+        texts = json.dumps({k: t(k) for k in CHAT_TEXTS}, ensure_ascii=False).replace("<", "\\u003c")
+        return self.site.page("chat", csrf=session.csrf, who=name, is_admin=not session.user, texts=texts)
+
+    def _prefix(self) -> str:
+        user_id, _ = identity(pages.current_session())
+        return f"web{-user_id}-"
+
+    def _key(self, chat_id: str) -> str | None:
+        return self._prefix() + chat_id if CHAT_ID.match(chat_id) else None
+
+    def list_chats(self) -> str:
+        prefix = self._prefix()
+        chats = [
+            {
+                "id": c["key"][len(prefix) :],
+                "title": c["meta"].get("title", ""),
+                "changed": c["changed"],
+            }
+            for c in self.store.conversations(prefix)[:MAX_CHATS]
+        ]
+        return pages.json_answer(200, chats=chats)
+
+    def history(self) -> str:
+        key = self._key(bottle.request.query.get("chat", ""))
+        if key is None:
+            return pages.json_answer(400, ok=False, error="bad chat id")
+        messages = [
+            {"user": e["user"], "assistant": e["assistant"], "at": e.get("at")}
+            for e in self.store.history(key)
+        ]
+        return pages.json_answer(
+            200, title=self.store.conversation_meta(key).get("title", ""), messages=messages
+        )
+
+    def delete(self) -> str:
+        key = self._key(pages.form().get("chat", ""))
+        if key is None:
+            return pages.json_answer(400, ok=False, error="bad chat id")
+        self.store.delete_conversation(key)
+        return pages.json_answer(200, ok=True)
+
+    def export(self) -> bottle.HTTPResponse | str:
+        key = self._key(bottle.request.query.get("chat", ""))
+        if key is None:
+            return pages.json_answer(400, ok=False, error="bad chat id")
+        history = self.store.history(key)
+        meta = self.store.conversation_meta(key)
+        now = datetime.datetime.fromtimestamp(self.clock())
+        values = self.console.settings()
+        text = export.to_markdown(
+            history,
+            title="SynoChatGPT: " + (meta.get("title") or "chat"),
+            model=values.model,
+            persona=meta.get("persona", ""),
+            exported=now,
+        )
+        name = export.file_name(now, key.split("-", 1)[1])
+        return bottle.HTTPResponse(
+            body=text.encode(),
+            status=200,
+            headers={
+                "Content-Type": "text/markdown; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    # -- asking ----------------------------------------------------------------------------------
+
+    def stop(self) -> str:
+        key = self._key(pages.form().get("chat", ""))
+        with self._lock:
+            running = self._running.get(key or "")
+        if running is not None:
+            running.set()
+        return pages.json_answer(200, ok=True, stopped=running is not None)
+
+    def send(self) -> Any:
+        session = pages.current_session()
+        user_id, name = identity(session)
+        fields = pages.form()
+        key = self._key(fields.get("chat", ""))
+        regenerate = fields.get("regenerate") == "1"
+        question = (fields.get("text") or "").strip()
+        values = self.console.settings()
+        lang = "zh" if pages.language().startswith("zh") else "en"  # the page's language
+        if key is None:
+            return pages.json_answer(400, ok=False, error="bad chat id")
+        if regenerate:
+            history = self.store.history(key)
+            if not history:
+                return pages.json_answer(400, ok=False, error=i18n.t(lang, "retry_nothing"))
+            question = str(history[-1]["user"])
+        if not question:
+            return pages.json_answer(400, ok=False, error=i18n.t(lang, "ask_empty"))
+        if len(question) > MAX_QUESTION:
+            return pages.json_answer(413, ok=False, error=self.site.translator()("wc_too_long"))
+        admin = not session.user or limits.role(values, user_id, name) == limits.ADMIN
+        if not admin and not limits.may_chat(values, limits.role(values, user_id, name)):
+            return pages.json_answer(403, ok=False, error=i18n.t(lang, "refused_blocked"))
+        if not admin:
+            hit = self.limiter.check(user_id, int(values.min_interval), int(values.questions_per_minute))
+            if hit is not None:
+                wait = max(1, round(hit.wait + 0.49))
+                text = i18n.t(lang, f"limit_{hit.which}", limit=hit.limit, wait=wait)
+                return pages.json_answer(429, ok=False, error=text)
+        stop = threading.Event()
+        with self._lock:
+            if key in self._running:
+                return pages.json_answer(409, ok=False, error=self.site.translator()("wc_busy"))
+            self._running[key] = stop
+        if not self.store.conversation_meta(key).get("title"):
+            self.store.update_conversation_meta(key, title=" ".join(question.split())[:60])
+        # The admin is never limited; a web account named in admin_users neither.
+        username = name if session.user else "admin"
+        job = Job(lane=key, conversation=key, user_id=user_id, username=username, text=question, lang=lang)
+        if not session.user:
+            values = _as_admin(values)
+        bottle.response.content_type = "text/event-stream; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-store")
+        bottle.response.set_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold it back
+        return self._stream(job, question, values, regenerate=regenerate, stop=stop, key=key)
+
+    def _stream(
+        self, job: Job, question: str, values: Values, *, regenerate: bool, stop: threading.Event, key: str
+    ) -> Iterator[bytes]:
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        shown: list[str] = []
+
+        def piece(text: str) -> None:
+            shown.append(text)
+            events.put(("token", {"t": text}))
+
+        def work() -> None:
+            try:
+                reply = self.asker.ask_now(
+                    job, question, values, replace_last=regenerate, on_text=piece, stop=stop
+                )
+                streamed = "".join(shown)
+                notice = not streamed.strip() or not _same_answer(reply, streamed)
+                events.put(("done", {"text": reply, "notice": notice, "stopped": stop.is_set()}))
+            except Exception:
+                log.exception("web chat answer failed")
+                events.put(("error", {"message": i18n.t(job.lang, "err_internal")}))
+            finally:
+                with self._lock:
+                    self._running.pop(key, None)
+
+        threading.Thread(target=work, name="webchat", daemon=True).start()
+        try:
+            yield b": start\n\n"
+            while True:
+                try:
+                    kind, data = events.get(timeout=HEARTBEAT)
+                except queue.Empty:
+                    yield b": waiting\n\n"  # keeps proxies and the browser from giving up
+                    continue
+                yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+                if kind in ("done", "error"):
+                    return
+        finally:
+            stop.set()  # the reader went away (or the answer is complete): stop the model
+
+
+def _same_answer(reply: str, streamed: str) -> bool:
+    """Whether the final reply is the streamed answer (thinking stripped, whitespace trimmed),
+    rather than a notice such as a quota or a model error."""
+    return reply.strip() in streamed or streamed.strip() in reply
+
+
+def _as_admin(values: Values) -> Values:
+    """The settings for one answer to the admin (web name "admin"), listed as an admin, so no
+    quota applies to them."""
+    merged = dict(values.values)
+    merged["admin_users"] = (*values.admin_users, "admin")
+    return Values(merged, values.fixed)
+
+
+CHAT_TEXTS = (
+    "wc_new",
+    "wc_chats",
+    "wc_empty",
+    "wc_placeholder",
+    "wc_send",
+    "wc_stop",
+    "wc_regenerate",
+    "wc_export",
+    "wc_delete",
+    "wc_delete_confirm",
+    "wc_stopped",
+    "wc_error",
+    "wc_copy",
+    "wc_copied",
+    "wc_you",
+    "wc_untitled",
+    "wc_menu",
+)
