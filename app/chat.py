@@ -101,7 +101,7 @@ class Bot:
         self._model = model
         self._deliver = deliver
         self._clock = clock
-        self.commands = Commands(store, save or (lambda changes: None), self._ask, files, clock)
+        self.commands = Commands(store, save or (lambda changes: None), self.ask, files, clock)
 
     # -- accepting ---------------------------------------------------------------------------
 
@@ -171,23 +171,9 @@ class Bot:
             return self.commands.run(command, job, values)
         if not job.text.strip():
             return i18n.t(job.lang, "no_text")
-        return self._ask(job, job.text, values)
+        return self.ask(job, job.text, values)
 
-    def ask_now(
-        self,
-        job: Job,
-        question: str,
-        values: Values,
-        *,
-        replace_last: bool = False,
-        on_text: OnText | None = None,
-        stop: Stop | None = None,
-    ) -> str:
-        """A question answered while the asker waits (the web chat), streamed to on_text, with
-        the same history, instructions, quotas and usage as a Chat message."""
-        return self._ask(job, question, values, replace_last, on_text=on_text, stop=stop)
-
-    def _ask(
+    def ask(
         self,
         job: Job,
         question: str,
@@ -198,7 +184,8 @@ class Bot:
         stop: Stop | None = None,
     ) -> str:
         """Ask the model and record the exchange. With replace_last (/retry) the previous
-        exchange is left out of the context and replaced only once a new answer exists."""
+        exchange is left out of the context and replaced only once a new answer exists. The web
+        chat calls this directly, with on_text to stream the answer and stop to end it early."""
         if not is_configured(model_config(values)):
             return i18n.t(job.lang, "not_configured")
         refused = self._over_quota(job, values)

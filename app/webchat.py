@@ -30,13 +30,13 @@ HEARTBEAT = 15.0  # seconds between keep-alive comments while the model thinks
 
 
 class Asker(Protocol):
-    def ask_now(
+    def ask(
         self,
         job: Job,
         question: str,
         values: Values,
-        *,
         replace_last: bool = False,
+        *,
         on_text: OnText | None = None,
         stop: Stop | None = None,
     ) -> str: ...
@@ -280,7 +280,7 @@ class WebChat:
 
         def work() -> None:
             try:
-                reply = self.asker.ask_now(
+                reply = self.asker.ask(
                     job, question, values, replace_last=regenerate, on_text=piece, stop=stop
                 )
                 streamed = "".join(shown)
