@@ -252,10 +252,7 @@ class Bot:
         if hit is None or hit.resets is None:
             return ""
         log.info("user %s is over the %s token quota (%d)", job.user_id, hit.which, hit.limit)
-        if hit.which == "daily":
-            left = i18n.duration(job.lang, (hit.resets - now).total_seconds())
-            return i18n.t(job.lang, "limit_daily", limit=hit.limit, left=left)
-        return i18n.t(job.lang, "limit_monthly", limit=hit.limit, day=hit.resets.date().isoformat())
+        return i18n.limit(job.lang, hit.which, hit.limit, resets=hit.resets, now=now)
 
     def _complete_within_context(
         self,

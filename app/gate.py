@@ -31,6 +31,7 @@ class Outcome:
     job: Job | None = None
     error: str = ""  # for a refused request's JSON
     accepted_text: str = ""  # the reply once the job is stored (a slash command's "asked")
+    lang: str = "en"  # for a reply the webhook adds itself (the queue is full)
 
 
 class Inbox(Protocol):
@@ -133,16 +134,10 @@ class Gate:
                 message.user_id, int(values.min_interval), int(values.questions_per_minute), message.post_id
             )
             if hit is not None:
-                wait = max(1, round(hit.wait + 0.49))
-                return Outcome(
-                    200, "limited", text=i18n.t(lang, f"limit_{hit.which}", limit=hit.limit, wait=wait)
-                )
+                return Outcome(200, "limited", text=i18n.limit(lang, hit.which, hit.limit, hit.wait))
         job = self._job(message, text, found, base_url)
         queued = i18n.t(lang, "slash_queued") if found.kind == "slash" else ""
-        return Outcome(200, "accepted", job=job, accepted_text=queued)
-
-    def busy_text(self, text: str) -> str:
-        return i18n.t(i18n.pick("auto", text), "busy")
+        return Outcome(200, "accepted", job=job, accepted_text=queued, lang=lang)
 
     def _job(
         self, message: synology.Inbound, text: str, found: integrations.Integration, base_url: str

@@ -299,3 +299,13 @@ def duration(lang: str, seconds: float) -> str:
     if lang == "zh":
         return f"{hours} 小时 {minutes} 分钟" if hours else f"{minutes} 分钟"
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def limit(lang: str, which: str, size: int, wait: float = 0.0, *, resets: Any = None, now: Any = None) -> str:
+    """What a person is told about the limit they hit: which one, and when it lets them ask again.
+    `resets`/`now` are datetimes, for the token quotas."""
+    if which == "daily":
+        return t(lang, "limit_daily", limit=size, left=duration(lang, (resets - now).total_seconds()))
+    if which == "monthly":
+        return t(lang, "limit_monthly", limit=size, day=resets.date().isoformat())
+    return t(lang, f"limit_{which}", limit=size, wait=max(1, round(wait + 0.49)))

@@ -15,6 +15,7 @@ from typing import Any
 from app.settings import Values
 
 ADMIN, ALLOWED, GUEST, BLOCKED = "admin", "allowed", "guest", "blocked"
+WEB_ADMIN = -1  # the settings page's admin, using the web chat: always an admin
 NOTICE_EVERY = 3600.0  # a refused person is told once an hour, not on every message
 
 
@@ -32,6 +33,8 @@ def listed(entries: Iterable[str], user_id: int, username: str) -> bool:
 
 def role(values: Values, user_id: int, username: str) -> str:
     """The block-list wins over everything: a name on it by mistake fails safe."""
+    if user_id == WEB_ADMIN:
+        return ADMIN
     if listed(values.blocked_users, user_id, username):
         return BLOCKED
     if listed(values.admin_users, user_id, username):

@@ -587,6 +587,17 @@ def resolve(stored: Mapping[str, Any], fixed_by_env: Mapping[str, Any]) -> Value
         if setting.name in fixed_by_env:
             values[setting.name] = fixed_by_env[setting.name]
             continue
+        if setting.kind == "accounts" and isinstance(stored.get(setting.name), list):
+            # As for the admin password: only hashed entries count on disk, so a hand-edited
+            # file is not hashed again (slowly, and differently) on every read.
+            stored = {
+                **stored,
+                setting.name: [
+                    a
+                    for a in stored[setting.name]
+                    if isinstance(a, dict) and auth.is_hash(str(a.get("hash", "")))
+                ],
+            }
         if setting.kind == "password":
             # Only ever a hash on disk; anything else (edited by hand) is ignored, not hashed
             # again on every read, and the first-run page then asks for a new one.

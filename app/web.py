@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, pages, synology, worker
+from app import __version__, i18n, pages, synology, worker
 from app.downloads import Downloads
 from app.gate import Gate
 from app.monitor import Monitor
@@ -172,7 +172,7 @@ def _webhook(
         # Answered at once, in the reply body: better than an answer that comes far too late.
         log.warning("queue full: refused a message from user %s", message.user_id)
         monitor.webhook(200, "busy", **who)
-        return _json(200, success=True, busy=True, text=gate.busy_text(message.text))
+        return _json(200, success=True, busy=True, text=i18n.t(outcome.lang, "busy"))
     if accepted == worker.DUPLICATE:
         log.info("ignored a repeated delivery of post %s", message.post_id)
         monitor.webhook(200, "duplicate", **who)

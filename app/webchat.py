@@ -53,9 +53,9 @@ class ChatStore(Protocol):
 
 def identity(session: auth.Session) -> tuple[int, str]:
     """The store's user id and the name for a web chat user. Negative ids never meet Chat's,
-    which are positive; the admin is -1."""
+    which are positive; the admin is limits.WEB_ADMIN."""
     if not session.user:
-        return -1, "admin"
+        return limits.WEB_ADMIN, "admin"
     return -2 - (zlib.crc32(session.user.encode()) & 0x3FFFFFFF), session.user
 
 
@@ -242,15 +242,15 @@ class WebChat:
             return pages.json_answer(400, ok=False, error=i18n.t(lang, "ask_empty"))
         if len(question) > MAX_QUESTION:
             return pages.json_answer(413, ok=False, error=self.site.translator()("wc_too_long"))
-        admin = not session.user or limits.role(values, user_id, name) == limits.ADMIN
-        if not admin and not limits.may_chat(values, limits.role(values, user_id, name)):
+        who = limits.role(values, user_id, name)
+        if not limits.may_chat(values, who):
             return pages.json_answer(403, ok=False, error=i18n.t(lang, "refused_blocked"))
-        if not admin:
+        if who != limits.ADMIN:
             hit = self.limiter.check(user_id, int(values.min_interval), int(values.questions_per_minute))
             if hit is not None:
-                wait = max(1, round(hit.wait + 0.49))
-                text = i18n.t(lang, f"limit_{hit.which}", limit=hit.limit, wait=wait)
-                return pages.json_answer(429, ok=False, error=text)
+                return pages.json_answer(
+                    429, ok=False, error=i18n.limit(lang, hit.which, hit.limit, hit.wait)
+                )
         stop = threading.Event()
         with self._lock:
             if key in self._running:
@@ -258,11 +258,7 @@ class WebChat:
             self._running[key] = stop
         if not self.store.conversation_meta(key).get("title"):
             self.store.update_conversation_meta(key, title=" ".join(question.split())[:60])
-        # The admin is never limited; a web account named in admin_users neither.
-        username = name if session.user else "admin"
-        job = Job(lane=key, conversation=key, user_id=user_id, username=username, text=question, lang=lang)
-        if not session.user:
-            values = _as_admin(values)
+        job = Job(lane=key, conversation=key, user_id=user_id, username=name, text=question, lang=lang)
         bottle.response.content_type = "text/event-stream; charset=utf-8"
         bottle.response.set_header("Cache-Control", "no-store")
         bottle.response.set_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold it back
@@ -313,14 +309,6 @@ def _same_answer(reply: str, streamed: str) -> bool:
     """Whether the final reply is the streamed answer (thinking stripped, whitespace trimmed),
     rather than a notice such as a quota or a model error."""
     return reply.strip() in streamed or streamed.strip() in reply
-
-
-def _as_admin(values: Values) -> Values:
-    """The settings for one answer to the admin (web name "admin"), listed as an admin, so no
-    quota applies to them."""
-    merged = dict(values.values)
-    merged["admin_users"] = (*values.admin_users, "admin")
-    return Values(merged, values.fixed)
 
 
 CHAT_TEXTS = (
