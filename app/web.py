@@ -30,6 +30,18 @@ CSP = (
 )
 
 
+# On every answer, error pages and the server's own refusals (server.py) included.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Not no-referrer: with it, browsers send "Origin: null" on form posts, and the CSRF check
+    # needs the real origin. same-origin still tells other sites nothing.
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": CSP,
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
 class Queue(Protocol):
     def accept(self, job: worker.Job) -> str: ...
     def pending(self) -> int: ...
@@ -57,15 +69,16 @@ def create_app(
     started = clock()
     monitor = console.monitor
 
+    @app.hook("before_request")  # type: ignore[untyped-decorator]
+    def guard_chunked_body() -> None:
+        environ = bottle.request.environ
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            environ["wsgi.input"] = _Chunked(environ["wsgi.input"])
+
     @app.hook("after_request")  # type: ignore[untyped-decorator]
     def security_headers() -> None:
-        bottle.response.set_header("X-Content-Type-Options", "nosniff")
-        # Not no-referrer: with it, browsers send "Origin: null" on form posts, and the CSRF
-        # check needs the real origin. same-origin still tells other sites nothing.
-        bottle.response.set_header("Referrer-Policy", "same-origin")
-        bottle.response.set_header("X-Frame-Options", "DENY")
-        bottle.response.set_header("Content-Security-Policy", CSP)
-        bottle.response.set_header("Cross-Origin-Opener-Policy", "same-origin")
+        for name, value in SECURITY_HEADERS.items():
+            bottle.response.set_header(name, value)
 
     @app.get("/healthz", public=True)  # type: ignore[untyped-decorator]
     def healthz() -> bottle.HTTPResponse:
@@ -104,8 +117,31 @@ def create_app(
     return app
 
 
+class _Chunked:
+    """A chunked body whose bad chunk size ("zz") is the client's error (400), wherever it is
+    read (a webhook, a form): cheroot raises ValueError for it, which would be a 500."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int | None = None) -> bytes:
+        try:
+            return bytes(self._stream.read(size))
+        except ValueError:
+            raise bottle.HTTPError(400, "the chunked body is malformed") from None
+
+    def readline(self, size: int | None = None) -> bytes:
+        try:
+            return bytes(self._stream.readline(size))
+        except ValueError:
+            raise bottle.HTTPError(400, "the chunked body is malformed") from None
+
+
 def _error_page(error: bottle.HTTPError) -> str:
-    """Bottle's own error pages; kept plain, and never with a traceback."""
+    """Bottle's own error pages; kept plain, and never with a traceback. Bottle replaces the
+    headers the after_request hook set with the error's own, so they are set again here."""
+    for name, value in SECURITY_HEADERS.items():
+        bottle.response.set_header(name, value)
     bottle.response.content_type = "application/json; charset=utf-8"
     if error.status_code >= 500:
         log.error("internal error: %s", error.exception or error.body)
@@ -129,6 +165,8 @@ def _read_body() -> bytes:
         body: bytes = stream.read(min(length, MAX_BODY + 1))
     except OSError:  # cheroot enforces max_request_body_size on chunked bodies this way
         raise synology.BadRequest(TOO_LARGE, status=413) from None
+    except bottle.HTTPError as exc:  # a malformed chunked body (_Chunked)
+        raise synology.BadRequest(str(exc.body)) from None
     if len(body) > MAX_BODY:
         raise synology.BadRequest(TOO_LARGE, status=413)
     return body
@@ -154,8 +192,10 @@ def _webhook(
     parts = bottle.request.urlparts
     outcome = gate.receive(message, settings(), f"{parts.scheme}://{parts.netloc}")
     if outcome.status != 200:
-        log.warning("webhook refused: %s (from user id %s)", outcome.error, message.user_id)
-        monitor.webhook(outcome.status, outcome.reason, **who)
+        # Without a valid token the user id and name are only claims: anyone on the network
+        # could put any name in the list, so the list shows the address and the reason alone.
+        log.warning("webhook refused from %s: %s", client, outcome.error)
+        monitor.webhook(outcome.status, outcome.reason, client=client, chars=len(message.text))
         return _json(outcome.status, success=False, error=outcome.error)
     if outcome.job is None:
         log.info("webhook from user %s answered at once: %s", message.user_id, outcome.reason)
