@@ -10,7 +10,6 @@ import logging
 import queue
 import re
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -27,6 +26,11 @@ CHAT_ID = re.compile(r"^[a-z0-9]{8,32}$")
 MAX_QUESTION = 32_000  # characters; far more than anyone types, far less than a memory problem
 MAX_CHATS = 200  # listed in the sidebar
 HEARTBEAT = 15.0  # seconds between keep-alive comments while the model thinks
+# A streamed answer holds one of the server's 16 threads for its whole length: these caps leave
+# at least 12 of them to the webhook, whatever the web chat's users do.
+ANSWERS_PER_ACCOUNT = 2
+ANSWERS_IN_ALL = 4
+CAP_RETRY = 5  # seconds, in Retry-After when a cap is reached
 
 
 class Asker(Protocol):
@@ -51,12 +55,20 @@ class ChatStore(Protocol):
     def update_user(self, user_id: int, **fields: Any) -> None: ...
 
 
-def identity(session: auth.Session) -> tuple[int, str]:
-    """The store's user id and the name for a web chat user. Negative ids never meet Chat's,
-    which are positive; the admin is limits.WEB_ADMIN."""
+def identity(session: auth.Session, values: Values) -> tuple[int, str]:
+    """The store's user id and the name for a web chat user: the id stored with the account,
+    unique among the accounts (settings assigns it). Negative ids never meet Chat's, which are
+    positive; the admin is limits.WEB_ADMIN."""
     if not session.user:
         return limits.WEB_ADMIN, "admin"
-    return -2 - (zlib.crc32(session.user.encode()) & 0x3FFFFFFF), session.user
+    account = next((a for a in values.webchat_users if a["name"] == session.user), None)
+    if account is None:  # removed while this request was under way
+        raise bottle.HTTPResponse(
+            json.dumps({"ok": False, "error": "log in first"}),
+            401,
+            {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"},
+        )
+    return int(account["id"]), session.user
 
 
 class WebChat:
@@ -75,6 +87,7 @@ class WebChat:
         self.limiter = limiter
         self.clock = clock
         self._running: dict[str, threading.Event] = {}
+        self._answering: dict[int, int] = {}  # answers being written, per account
         self._lock = threading.Lock()
 
     def route(self, app: bottle.Bottle) -> None:
@@ -103,9 +116,6 @@ class WebChat:
         if not self.site.form_csrf_ok():
             return self.site.auth_page("chat_login", 403, "csrf")
         client = pages.client_address()
-        wait = console.throttle.wait(client)
-        if wait:
-            return self.site.auth_page("chat_login", 429, "too_many", wait)
         fields = pages.form()
         name, password = (fields.get("name") or "").strip(), fields.get("password") or ""
         values = console.settings()
@@ -115,16 +125,26 @@ class WebChat:
             account = next((a for a in values.webchat_users if a["name"] == name), {"name": "", "hash": ""})
         # An unknown name is checked against the admin's hash (and refused), so the time taken
         # does not tell which names exist.
-        right = auth.verify_password(password, account["hash"] or values.admin_password) and bool(
-            account["hash"]
+        # The check is counted before it runs and hashes in one of the throttle's few slots, so
+        # guesses sent all at once get no more tries, and no more memory, than one by one.
+        verdict = console.throttle.check(
+            client,
+            lambda: (
+                auth.verify_password(password, account["hash"] or values.admin_password)
+                and bool(account["hash"])
+            ),
         )
-        if not right:
-            delay = console.throttle.failed(client)
-            log.warning("failed web chat login from %s", client)
+        if verdict.busy:
+            return self.site.auth_page("chat_login", 503, "login_busy", verdict.wait)
+        if not verdict.ok:
+            if verdict.checked:
+                log.warning("failed web chat login from %s", client)
             return self.site.auth_page(
-                "chat_login", 429 if delay else 401, "too_many" if delay else "bad_login", delay
+                "chat_login",
+                429 if verdict.wait else 401,
+                "too_many" if verdict.wait else "bad_login",
+                verdict.wait,
             )
-        console.throttle.succeeded(client)
         if account["name"]:
             session = console.chat_sessions.create(account["hash"], user=account["name"])
             pages.set_cookie(pages.CHAT_COOKIE, session.id)
@@ -143,13 +163,13 @@ class WebChat:
 
     def page(self) -> str:
         session = pages.current_session()
-        _, name = identity(session)
+        _, name = identity(session, self.console.settings())
         t = self.site.translator()
         texts = json.dumps({k: t(k) for k in CHAT_TEXTS}, ensure_ascii=False).replace("<", "\\u003c")
         return self.site.page("chat", csrf=session.csrf, who=name, is_admin=not session.user, texts=texts)
 
     def _prefix(self) -> str:
-        user_id, _ = identity(pages.current_session())
+        user_id, _ = identity(pages.current_session(), self.console.settings())
         return f"web{-user_id}-"
 
     def _key(self, chat_id: str) -> str | None:
@@ -224,12 +244,12 @@ class WebChat:
 
     def send(self) -> Any:
         session = pages.current_session()
-        user_id, name = identity(session)
+        values = self.console.settings()
+        user_id, name = identity(session, values)
         fields = pages.form()
         key = self._key(fields.get("chat", ""))
         regenerate = fields.get("regenerate") == "1"
         question = (fields.get("text") or "").strip()
-        values = self.console.settings()
         lang = "zh" if pages.language().startswith("zh") else "en"  # the page's language
         if key is None:
             return pages.json_answer(400, ok=False, error="bad chat id")
@@ -245,28 +265,59 @@ class WebChat:
         who = limits.role(values, user_id, name)
         if not limits.may_chat(values, who):
             return pages.json_answer(403, ok=False, error=i18n.t(lang, "refused_blocked"))
-        if who != limits.ADMIN:
-            hit = self.limiter.check(user_id, int(values.min_interval), int(values.questions_per_minute))
-            if hit is not None:
-                return pages.json_answer(
-                    429, ok=False, error=i18n.limit(lang, hit.which, hit.limit, hit.wait)
-                )
         stop = threading.Event()
+        # The answer's place is taken before the limiter counts the question, so a question
+        # refused for a full server does not also cost the person their interval.
         with self._lock:
             if key in self._running:
                 return pages.json_answer(409, ok=False, error=self.site.translator()("wc_busy"))
+            full = self._full(user_id)
+            if full:
+                bottle.response.set_header("Retry-After", str(CAP_RETRY))
+                return pages.json_answer(429, ok=False, error=full)
             self._running[key] = stop
-        if not self.store.conversation_meta(key).get("title"):
-            self.store.update_conversation_meta(key, title=" ".join(question.split())[:60])
-        job = Job(lane=key, conversation=key, user_id=user_id, username=name, text=question, lang=lang)
-        bottle.response.content_type = "text/event-stream; charset=utf-8"
-        bottle.response.set_header("Cache-Control", "no-store")
-        bottle.response.set_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold it back
-        return self._stream(job, question, values, regenerate=regenerate, stop=stop, key=key)
+            self._answering[user_id] = self._answering.get(user_id, 0) + 1
+        try:
+            if who != limits.ADMIN:
+                hit = self.limiter.check(user_id, int(values.min_interval), int(values.questions_per_minute))
+                if hit is not None:
+                    self._done(key, user_id)
+                    return pages.json_answer(
+                        429, ok=False, error=i18n.limit(lang, hit.which, hit.limit, hit.wait)
+                    )
+            if not self.store.conversation_meta(key).get("title"):
+                self.store.update_conversation_meta(key, title=" ".join(question.split())[:60])
+            job = Job(lane=key, conversation=key, user_id=user_id, username=name, text=question, lang=lang)
+            bottle.response.content_type = "text/event-stream; charset=utf-8"
+            bottle.response.set_header("Cache-Control", "no-store")
+            bottle.response.set_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold it back
+            return self._stream(job, question, values, regenerate=regenerate, stop=stop, key=key)
+        except Exception:
+            self._done(key, user_id)  # no answer started: its place is free again
+            raise
+
+    def _full(self, user_id: int) -> str:
+        """Why no further answer may start now (the page shows it), or "". Under self._lock."""
+        if self._answering.get(user_id, 0) >= ANSWERS_PER_ACCOUNT:
+            return self.site.translator()("wc_own_cap", limit=ANSWERS_PER_ACCOUNT)
+        if sum(self._answering.values()) >= ANSWERS_IN_ALL:
+            return self.site.translator()("wc_all_cap")
+        return ""
+
+    def _done(self, key: str, user_id: int) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+            left = self._answering.get(user_id, 0) - 1
+            if left > 0:
+                self._answering[user_id] = left
+            else:
+                self._answering.pop(user_id, None)
 
     def _stream(
         self, job: Job, question: str, values: Values, *, regenerate: bool, stop: threading.Event, key: str
     ) -> Iterator[bytes]:
+        """Starts the answer at once (so its slot is given back even if the page never reads
+        the stream) and returns the events to send."""
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         shown: list[str] = []
 
@@ -286,23 +337,26 @@ class WebChat:
                 log.exception("web chat answer failed")
                 events.put(("error", {"message": i18n.t(job.lang, "err_internal")}))
             finally:
-                with self._lock:
-                    self._running.pop(key, None)
+                self._done(key, job.user_id)
 
         threading.Thread(target=work, name="webchat", daemon=True).start()
-        try:
-            yield b": start\n\n"
-            while True:
-                try:
-                    kind, data = events.get(timeout=HEARTBEAT)
-                except queue.Empty:
-                    yield b": waiting\n\n"  # keeps proxies and the browser from giving up
-                    continue
-                yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-                if kind in ("done", "error"):
-                    return
-        finally:
-            stop.set()  # the reader went away (or the answer is complete): stop the model
+        return _events(events, stop)
+
+
+def _events(events: queue.Queue[tuple[str, Any]], stop: threading.Event) -> Iterator[bytes]:
+    try:
+        yield b": start\n\n"
+        while True:
+            try:
+                kind, data = events.get(timeout=HEARTBEAT)
+            except queue.Empty:
+                yield b": waiting\n\n"  # keeps proxies and the browser from giving up
+                continue
+            yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+            if kind in ("done", "error"):
+                return
+    finally:
+        stop.set()  # the reader went away (or the answer is complete): stop the model
 
 
 def _same_answer(reply: str, streamed: str) -> bool:
