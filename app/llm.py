@@ -2,7 +2,10 @@
 
 Answers are streamed even though Chat cannot show them streaming: then the timeout bounds the
 model's silence rather than the whole answer, so a slow local model that keeps producing tokens
-is never cut off, while a hung one is noticed.
+is not cut off early, while a hung one is noticed. Two bounds hold for the whole answer, however
+steadily the model writes: a deadline (answer_timeout) and a size (max_answer_chars). Either
+ends the stream, so the server stops generating, and what arrived by then is the answer, marked
+as cut; only the cap's worth of text is ever kept.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import dataclasses
 import gc
 import logging
 import re
+import socket
 import sys
 import threading
 import time
@@ -47,7 +51,8 @@ def _sdk() -> ModuleType:
 
 class ModelError(Exception):
     """kind: auth, quota, not_found, rate_limit, timeout, unreachable, server, context,
-    bad_request, bad_response. `attempts` is how many calls were made."""
+    bad_request, bad_response, deadline (nothing arrived within answer_timeout). `attempts` is
+    how many calls were made."""
 
     def __init__(
         self,
@@ -75,11 +80,16 @@ class Stop(Protocol):
 OnText = Callable[[str], None]  # called with each piece of the answer as it arrives
 
 
+CUT_LENGTH = "length"  # the answer reached max_answer_chars (or the server's token limit)
+CUT_TIME = "time"  # answer_timeout passed while the answer was arriving
+
+
 @dataclasses.dataclass(frozen=True)
 class Reply:
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cut: str = ""  # "", CUT_LENGTH or CUT_TIME: whether and why the answer ends early
 
 
 class Model(Protocol):
@@ -97,6 +107,8 @@ class ModelConfig:
     timeout: float
     max_retries: int
     proxy: str = ""
+    answer_timeout: float = 1200.0  # seconds for the whole answer, retries included
+    max_answer_chars: int = 20_000
 
 
 def is_configured(config: ModelConfig) -> bool:
@@ -120,6 +132,22 @@ class EchoModel:
         return Reply(text, prompt_tokens=0, completion_tokens=0)
 
 
+# The request parameters that bound the answer's tokens, in the order they are tried: OpenAI's
+# newer models refuse max_tokens and ask for max_completion_tokens; some servers refuse both
+# (unknown parameter, or more than the model's window), and then the character cap alone holds.
+MAX_TOKENS = "max_tokens"
+MAX_COMPLETION_TOKENS = "max_completion_tokens"
+_NAMES_LIMIT = re.compile(r"max_tokens|max_completion_tokens|max[ _]new[ _]tokens|in the completion", re.I)
+
+
+def token_limit(max_answer_chars: int) -> int:
+    """The max_tokens sent for a character cap: as many tokens as characters. A token is rarely
+    less than one character (English averages about four, a CJK character about one), so the
+    server never stops before the character cap would, and the cap stays the one limit people
+    see, while the server still has a bound on what it generates, and bills."""
+    return max(1, max_answer_chars)
+
+
 class OpenAIModel:
     def __init__(
         self, config: ModelConfig, *, sleep: Callable[[float], None] = time.sleep, backoff: float = 1.0
@@ -127,9 +155,13 @@ class OpenAIModel:
         self.config = config
         self._sleep = sleep
         self._backoff = backoff
+        # Which token-limit parameter this server accepts, learnt from its first refusal so that
+        # later calls do not pay the extra round-trip again ("" : none).
+        self._limit_param = MAX_TOKENS
         sdk = self._sdk = _sdk()
         import httpx2  # noqa: PLC0415 (comes with the SDK, and as late)
 
+        self._httpx = httpx2
         http_client = sdk.DefaultHttpx2Client(proxy=config.proxy or None)
         self._client: openai.OpenAI = sdk.OpenAI(
             api_key=config.api_key or NO_KEY,
@@ -146,8 +178,10 @@ class OpenAIModel:
         self, messages: Sequence[dict[str, str]], on_text: OnText | None = None, stop: Stop | None = None
     ) -> Reply:
         """The answer, streamed to on_text piece by piece when given. A call that failed after
-        some text was shown is not retried: the reader would see the answer start twice."""
+        some text was shown is not retried: the reader would see the answer start twice. Retries
+        and their waits count against the answer's deadline too."""
         attempts = self.config.max_retries + 1
+        deadline = time.monotonic() + self.config.answer_timeout
         shown = [False]
 
         def show(piece: str) -> None:
@@ -157,54 +191,178 @@ class OpenAIModel:
 
         for attempt in range(1, attempts + 1):
             try:
-                return self._complete_once(messages, show, stop)
+                return self._complete_once(messages, show, stop, deadline)
             except ModelError as exc:
                 exc.attempts = attempt
                 retryable = exc.kind in ("rate_limit", "server", "timeout", "unreachable") and not shown[0]
-                if not retryable or attempt == attempts:
-                    raise
                 delay = min(exc.retry_after or self._backoff * 2 ** (attempt - 1), 60.0)
+                if not retryable or attempt == attempts or time.monotonic() + delay >= deadline:
+                    raise
                 log.warning(
                     "model call failed (%s); retry %d of %d in %.1f s", exc, attempt, attempts - 1, delay
                 )
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def _complete_once(self, messages: Sequence[dict[str, str]], show: OnText, stop: Stop | None) -> Reply:
-        parts: list[str] = []
-        usage: Any = None
+    def _complete_once(
+        self, messages: Sequence[dict[str, str]], show: OnText, stop: Stop | None, deadline: float
+    ) -> Reply:
+        answer = _Answer(self.config.max_answer_chars)
+        watchdog = _Watchdog()
         try:
-            stream = self._client.chat.completions.create(  # type: ignore[call-overload]
-                model=self.config.model,
-                messages=list(messages),
-                temperature=self._sdk.omit if self.config.temperature is None else self.config.temperature,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-            with stream:
+            stream = self._create(messages, deadline)
+            with stream, watchdog.watch(stream.response, deadline - time.monotonic()):
                 for chunk in stream:
                     if chunk.usage is not None:
-                        usage = chunk.usage
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        parts.append(chunk.choices[0].delta.content)
-                        show(chunk.choices[0].delta.content)
-                    if stop is not None and stop.is_set():
+                        answer.usage = chunk.usage
+                    choice = chunk.choices[0] if chunk.choices else None
+                    if choice is not None and choice.delta.content:
+                        piece = answer.add(choice.delta.content)
+                        if piece:
+                            show(piece)
+                    if choice is not None and choice.finish_reason == "length":
+                        answer.cut = CUT_LENGTH  # the server's own token limit ended it
+                    if answer.cut == CUT_LENGTH and answer.full:
                         break  # leaving the with-block closes the connection: the server stops too
+                    if time.monotonic() >= deadline:
+                        answer.cut = CUT_TIME
+                        break
+                    if stop is not None and stop.is_set():
+                        break
         except self._sdk.APIError as exc:
-            raise _translate(exc) from None
+            if not (watchdog.fired or time.monotonic() >= deadline):
+                raise _translate(exc) from None
+            answer.cut = CUT_TIME  # the deadline ended a silent wait (the watchdog, or the timeout)
         except (ValueError, TypeError) as exc:  # a body that is not a chat-completion stream
             raise ModelError("bad_response", type(exc).__name__) from None
-        return Reply(
-            "".join(parts),
-            prompt_tokens=getattr(usage, "prompt_tokens", None),
-            completion_tokens=getattr(usage, "completion_tokens", None),
-        )
+        if answer.cut == CUT_TIME and not answer.count:
+            raise ModelError("deadline", f"nothing within {self.config.answer_timeout:g} s")
+        return answer.reply()
+
+    def _create(self, messages: Sequence[dict[str, str]], deadline: float) -> Any:
+        """Start the streamed call, with the token limit this server accepts. A 400 that names
+        the limit is answered once by the next parameter (max_completion_tokens, then none) and
+        the choice is kept, so only the first call to such a server costs an extra round-trip."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ModelError("deadline", "no time left")
+            param = self._limit_param
+            limit = {param: token_limit(self.config.max_answer_chars)} if param else {}
+            temperature = self._sdk.omit if self.config.temperature is None else self.config.temperature
+            try:
+                return self._client.chat.completions.create(  # type: ignore[call-overload]
+                    model=self.config.model,
+                    messages=list(messages),
+                    temperature=temperature,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    # The model's silence may not outlast the answer's deadline either.
+                    timeout=self._httpx.Timeout(
+                        connect=min(10.0, remaining),
+                        read=min(self.config.timeout, remaining),
+                        write=30.0,
+                        pool=min(10.0, remaining),
+                    ),
+                    **limit,
+                )
+            except self._sdk.BadRequestError as exc:
+                if not param or not _NAMES_LIMIT.search(_message(exc) + " " + str(getattr(exc, "param", ""))):
+                    raise
+                told = _message(exc)
+                self._limit_param = (
+                    MAX_COMPLETION_TOKENS if param == MAX_TOKENS and MAX_COMPLETION_TOKENS in told else ""
+                )
+                log.info(
+                    "the model server refused %s; asking with %s", param, self._limit_param or "no limit"
+                )
 
     def list_models(self) -> list[str]:
         try:
             return sorted(str(m.id) for m in self._client.models.list())
         except self._sdk.APIError as exc:
             raise _translate(exc) from None
+
+
+class _Answer:
+    """The text collected so far, never more than the cap: a piece that would pass it is cut to
+    fit. Kept as pieces and joined once at the end."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[str] = []
+        self.count = 0
+        self.cut = ""
+        self.usage: Any = None
+
+    @property
+    def full(self) -> bool:
+        return self.count >= self.cap
+
+    def add(self, piece: str) -> str:
+        """The part of `piece` that fits (all of it, usually)."""
+        room = self.cap - self.count
+        if len(piece) >= room:
+            piece = piece[: max(0, room)]
+            self.cut = CUT_LENGTH
+        self.parts.append(piece)
+        self.count += len(piece)
+        return piece
+
+    def reply(self) -> Reply:
+        return Reply(
+            "".join(self.parts),
+            prompt_tokens=getattr(self.usage, "prompt_tokens", None),
+            completion_tokens=getattr(self.usage, "completion_tokens", None),
+            cut=self.cut,
+        )
+
+
+class _Watchdog:
+    """Ends a read that waits past the answer's deadline. A read's timeout was set when the call
+    began, so a model that falls silent near the deadline could otherwise hold the worker for a
+    whole request_timeout more: at the deadline this shuts the connection's socket down, which
+    wakes the blocked read at once (closing it from another thread would not)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._response: Any = None
+        self._timer: threading.Timer | None = None
+        self._done = False
+        self.fired = False
+
+    def watch(self, response: Any, seconds: float) -> _Watchdog:
+        self._response = response
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __enter__(self) -> _Watchdog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Under the lock, so that once the answer is over a late timer cannot touch the
+        # connection (by then it may serve another call).
+        with self._lock:
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            stream = (getattr(self._response, "extensions", None) or {}).get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            try:
+                if isinstance(sock, socket.socket):
+                    sock.shutdown(socket.SHUT_RDWR)
+                else:
+                    self._response.close()
+            except (OSError, RuntimeError):
+                pass  # already closed: the read has ended anyway
 
 
 def _translate(exc: openai.APIError) -> ModelError:

@@ -1,6 +1,8 @@
 """A fake OpenAI-compatible server: a real HTTP server on 127.0.0.1 that answers
 /v1/chat/completions (streamed as server-sent events or not) and /v1/models the way OpenAI,
-Ollama and llama.cpp do, including their error bodies, Retry-After and context-length errors."""
+Ollama and llama.cpp do, including their error bodies, Retry-After and context-length errors.
+It can also drip an answer slowly (chunk_delay), stream a huge one made on the fly (pieces), and
+refuse the max_tokens parameter as OpenAI's newer models or stricter servers do."""
 
 from __future__ import annotations
 
@@ -8,12 +10,29 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests.fake_http import FakeHandler, FakeServer
+
+REFUSE_LIKE_OPENAI = "openai"  # max_tokens refused, max_completion_tokens asked for (o1, gpt-5)
+REFUSE_ANY_LIMIT = "any"  # both refused, as a server that knows neither parameter
+
+
+def generated(
+    total: int, size: int = 4096, fill: str = "x"
+) -> Callable[[list[dict[str, str]]], Iterator[str]]:
+    """For FakeOpenAI.pieces: an answer of `total` characters in pieces of `size`, made as it is
+    sent, so a 256 MB answer costs the fake no memory."""
+
+    def pieces(messages: list[dict[str, str]]) -> Iterator[str]:
+        piece = fill * size
+        for start in range(0, total, size):
+            yield piece[: min(size, total - start)]
+
+    return pieces
 
 
 def openai_error(
@@ -35,6 +54,10 @@ class FakeOpenAI:
         self.context_limit: int | None = None  # prompt characters / 4 above this → 400 context error
         self.usage = True  # report token usage like OpenAI; Ollama-like servers may not
         self.script: deque[dict[str, Any]] = deque()  # forced behaviours for the next requests
+        # Set, the answer is these pieces (sent as they are made) instead of reply's text.
+        self.pieces: Callable[[list[dict[str, str]]], Iterator[str]] | None = None
+        self.refuse_limit = ""  # REFUSE_LIKE_OPENAI or REFUSE_ANY_LIMIT: a 400 for a token limit
+        self.sent_chars = 0  # answer characters written to clients, in all
         self.requests: list[dict[str, Any]] = []
         self.active = 0
         self.max_active = 0
@@ -70,6 +93,27 @@ class FakeOpenAI:
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r["json"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def token_limits(self) -> list[dict[str, Any]]:
+        """Per chat request, the token-limit parameters it carried ({} for none)."""
+        names = ("max_tokens", "max_completion_tokens")
+        return [{n: r[n] for n in names if n in r} for r in self.chat_requests()]
+
+    def _refusal(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The 400 body for a token limit this fake is told to refuse, in the server's words."""
+        if self.refuse_limit == REFUSE_LIKE_OPENAI and "max_tokens" in body:
+            error = openai_error(
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                code="unsupported_parameter",
+            )
+            error["error"]["param"] = "max_tokens"
+            return error
+        if self.refuse_limit == REFUSE_ANY_LIMIT:
+            for name in ("max_tokens", "max_completion_tokens"):
+                if name in body:
+                    return openai_error(f"Unrecognized request argument supplied: {name}")
+        return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -167,6 +211,10 @@ class FakeOpenAI:
                 if forced:
                     self._send(forced["status"], forced["body"], forced["headers"])
                     return
+                refusal = fake._refusal(body)
+                if refusal is not None:
+                    self._send(400, refusal)
+                    return
                 if body.get("model") not in fake.models:
                     self._send(
                         404,
@@ -192,6 +240,9 @@ class FakeOpenAI:
                     return
                 if fake.delay:
                     time.sleep(fake.delay)
+                if fake.pieces is not None and body.get("stream"):
+                    self._stream_pieces(body, fake.pieces(messages))
+                    return
                 text = fake.reply(messages)
                 usage = {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(text) // 4 + 1}
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -249,6 +300,29 @@ class FakeOpenAI:
                     self._chunk(b"data: [DONE]\n\n")
                     self._chunk(b"")
                 except OSError:  # the client stopped reading: a stopped answer
+                    with fake._lock:
+                        fake.disconnects += 1
+
+            def _stream_pieces(self, body: dict[str, Any], pieces: Iterator[str]) -> None:
+                """Like _stream, for an answer made piece by piece while it is sent."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": body["model"]}
+                try:
+                    for piece in pieces:
+                        delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                        self._chunk(f"data: {json.dumps({**base, 'choices': [delta]})}\n\n".encode())
+                        with fake._lock:
+                            fake.sent_chars += len(piece)
+                        if fake.chunk_delay:
+                            time.sleep(fake.chunk_delay)
+                    end = {"index": 0, "delta": {}, "finish_reason": "stop"}
+                    self._chunk(f"data: {json.dumps({**base, 'choices': [end]})}\n\n".encode())
+                    self._chunk(b"data: [DONE]\n\n")
+                    self._chunk(b"")
+                except OSError:
                     with fake._lock:
                         fake.disconnects += 1
 
