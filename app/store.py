@@ -2,7 +2,8 @@
 
 Layout of the data dir (all files mode 600, folders 700: they hold keys and people's chats):
     settings.json             user settings
-    jobs/<id>.json            one accepted webhook message not yet answered
+    jobs/<id>.json            one accepted webhook message not yet answered, and its answer
+    jobs/<id>.state           that job's progress and retry state (chunks sent, next try)
     jobs/seen-<hash>          a recent post id, so a re-delivered post is answered once
     conversations/<key>.json  one conversation's exchanges
     users/<id>.json           one Chat user's profile (language) and token usage per day
@@ -38,6 +39,9 @@ SEEN_FOR = 24 * 3600.0  # seconds a post id is remembered; Chat re-delivers with
 PRUNE_EVERY = 256  # jobs stored between two sweeps of old post ids
 HISTORY_LIMIT = 200  # exchanges kept per conversation; the model sees only what fits its budget
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+# A job's fields that change while it is delivered or retried. They go to the job's small side
+# record, so posting a long answer does not rewrite (and fsync) the whole answer per chunk.
+JOB_STATE = frozenset({"sent", "posting", "attempts", "failing_since", "next_try"})
 
 
 class AtomicJSONStorage(Storage):
@@ -121,6 +125,7 @@ class Store:
         self._jobs = data_dir / "jobs"
         self._stored = 0  # jobs stored since the last sweep of old post ids
         self._remove_stale_temp_files()
+        self._remove_orphan_states()
         self._move_old_job_file()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -130,6 +135,12 @@ class Store:
         for folder in (self.data_dir, self.data_dir / "conversations", self.data_dir / "users", self._jobs):
             for stale in folder.glob(".tmp-*.json"):
                 stale.unlink(missing_ok=True)
+
+    def _remove_orphan_states(self) -> None:
+        """A stop between removing a finished job and its side record leaves the record."""
+        for state in self._jobs.glob("*.state"):
+            if not state.with_suffix(".json").exists():
+                state.unlink(missing_ok=True)
 
     def _move_old_job_file(self) -> None:
         """Before 0.1.0's release, jobs lived in one jobs.json: carry unfinished ones over."""
@@ -219,31 +230,53 @@ class Store:
                     marker.unlink()
 
     def pending_jobs(self) -> list[dict[str, Any]]:
-        """Jobs stored and not finished, oldest first."""
+        """Jobs stored and not finished, oldest first, with their progress and retry state."""
         jobs = []
         for path in self._jobs.glob("*.json"):
             if path.name.startswith(".tmp-"):
                 continue
             try:
-                jobs.append(json.loads(path.read_text(encoding="utf-8")))
+                job = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:  # cannot happen with atomic writes; never stop for it
                 log.error("skipping an unreadable job file %s: %s", path.name, exc)
+                continue
+            jobs.append({**job, **self._job_state(path.with_suffix(".state"))})
         return sorted(jobs, key=lambda d: d.get("received", 0))
 
-    def update_job(self, job_id: str, **fields: Any) -> None:
-        """Only the worker handling a job touches its file, so no lock is needed."""
-        path = self._job_path(job_id)
+    def _job_state(self, path: Path) -> dict[str, Any]:
         try:
-            current = json.loads(path.read_text(encoding="utf-8"))
+            state = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return
-        _write_atomic(path, {**current, **fields}, sync_dir=False)
+            return {}  # none yet, or a job file from 0.1.0, whose progress is in the job itself
+        except (OSError, ValueError) as exc:
+            log.error("ignoring an unreadable job state %s: %s", path.name, exc)
+            return {}
+        return {k: v for k, v in state.items() if k in JOB_STATE} if isinstance(state, dict) else {}
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        """Only the worker handling a job touches its files, so no lock is needed. Progress and
+        retry fields (JOB_STATE) go to the small side record; the rest (the answer, once)
+        rewrites the job file."""
+        path = self._job_path(job_id)
+        state = {k: v for k, v in fields.items() if k in JOB_STATE}
+        rest = {k: v for k, v in fields.items() if k not in JOB_STATE}
+        if rest:
+            try:
+                current = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                return
+            _write_atomic(path, {**current, **rest}, sync_dir=False)
+        if state and path.exists():  # a finished job gets no side record back
+            side = path.with_suffix(".state")
+            _write_atomic(side, {**self._job_state(side), **state}, sync_dir=False)
 
     def finish_job(self, job_id: str) -> None:
         """Forget the job and its text; its post id stays known for SEEN_FOR. The folder is not
         synced: if a power cut brings the job back, it runs again, and as its answer is stored
         with it, that costs at most a notice to its user."""
-        self._job_path(job_id).unlink(missing_ok=True)
+        path = self._job_path(job_id)
+        path.unlink(missing_ok=True)
+        path.with_suffix(".state").unlink(missing_ok=True)
 
     # -- conversations ----------------------------------------------------------------------
 

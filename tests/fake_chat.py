@@ -2,19 +2,25 @@
 /webapi/entry.cgi?api=SYNO.Chat.External like DSM does (shared/reference/synology-chat.md):
 HTTP 200 with {"success": false, "error": {"code": …}} for errors, 404 for a wrong token,
 407 for a payload that is not form-encoded JSON, 410 above 2000 characters, 411 for posts
-closer than 0.5 s, 800 without recipients."""
+closer than 0.5 s, 800 without recipients.
+
+It can also fail as a NAS does: go_down() closes its port (connections are refused, open ones
+cut) until come_back() opens the same port again, down_for() does both, and hang_posts_to()
+holds the next post to one person for a while before handling it."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import ssl
 import subprocess
 import threading
 import time
 import urllib.request
 from collections import deque
-from http.server import BaseHTTPRequestHandler
+from contextlib import suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -62,6 +68,36 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+class _ChatServer(FakeServer):
+    """FakeServer on a given port (to come back where it was), keeping track of its open
+    connections so that going down can cut them as a rebooting NAS does."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), handler)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def cut(self) -> None:
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
 class FakeChat:
     def __init__(
         self,
@@ -78,25 +114,63 @@ class FakeChat:
         self.script: deque[dict[str, Any]] = deque()  # forced behaviours for the next posts
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._server = FakeServer(self._handler())
+        self.hangs: dict[int, float] = {}  # user id: seconds to hold the next post to them
+        self.attempts = 0  # POSTs that reached the handler
+        self._context: ssl.SSLContext | None = None
         self.scheme = "http"
         if certificate:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(str(certificate[0]), str(certificate[1]))
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._context.load_cert_chain(str(certificate[0]), str(certificate[1]))
             self.scheme = "https"
+        self._server = self._serve(0)
+        self._port = self._server.port
+        self._down = False
+
+    def _serve(self, port: int) -> _ChatServer:
+        server = _ChatServer(self._handler(), port)
+        if self._context:
+            server.socket = self._context.wrap_socket(server.socket, server_side=True)
+        return server
 
     def start(self) -> FakeChat:
         self._server.begin()
         return self
 
     def stop(self) -> None:
-        self._server.end()
+        if not self._down:
+            self._down = True
+            self._server.end()
+            self._server.cut()
+
+    def go_down(self) -> None:
+        """Close the port, as a NAS that reboots: new connections are refused, open ones cut."""
+        self.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port, so the URLs handed out before work again."""
+        if self._down:
+            self._server = self._serve(self._port)
+            self._down = False
+            self._server.begin()
+
+    def down_for(self, seconds: float) -> threading.Thread:
+        """Go down now and come back after `seconds`, in the background."""
+        self.go_down()
+        timer = threading.Timer(seconds, self.come_back)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def hang_posts_to(self, user_id: int, seconds: float) -> None:
+        """Hold the next post to user_id for `seconds` before handling it (a hung NAS). Like
+        Chat, the post is still made after that, even when the sender gave up waiting."""
+        with self._lock:
+            self.hangs[user_id] = seconds
 
     def url(self, method: str = "chatbot", token: str | None = None) -> str:
         """The URL as Chat shows it: the token wrapped in %22 quotes."""
         token = self.bot_token if token is None else token
-        port = self._server.port
+        port = self._port
         return (
             f"{self.scheme}://127.0.0.1:{port}/webapi/entry.cgi?api=SYNO.Chat.External"
             f"&method={method}&version=2&token=%22{token}%22"
@@ -142,6 +216,7 @@ class FakeChat:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                fake.attempts += 1
                 forced = fake.script.popleft() if fake.script else None
                 if forced and "sleep" in forced:
                     time.sleep(forced["sleep"])
@@ -183,6 +258,12 @@ class FakeChat:
                 return value if isinstance(value, dict) else None
 
             def _post(self, method: str, token: str, payload: dict[str, Any]) -> None:
+                user_ids = payload.get("user_ids") or []
+                wanted = [u for u in user_ids if isinstance(u, int)] if isinstance(user_ids, list) else []
+                with fake._lock:
+                    hang = next((fake.hangs.pop(u) for u in wanted if u in fake.hangs), 0.0)
+                if hang:
+                    time.sleep(hang)
                 text = payload.get("text")
                 if not isinstance(text, str) or not text:
                     self._error(101, "payload is empty")
@@ -190,7 +271,6 @@ class FakeChat:
                 if len(text) > MAX_CHARS:
                     self._error(410, "msg too long")
                     return
-                user_ids = payload.get("user_ids") or []
                 if method == "chatbot" and (
                     not isinstance(user_ids, list)
                     or not user_ids

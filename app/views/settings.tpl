@@ -21,6 +21,10 @@
     <div><dt>{{t('st_version')}}</dt><dd id="st-version">{{status_info['version']}}</dd></div>
     <div><dt>{{t('st_uptime')}}</dt><dd id="st-uptime">{{status_info['uptime']}}</dd></div>
     <div><dt>{{t('st_queue')}}</dt><dd id="st-queue">{{status_info['queue']}}</dd></div>
+    % if status_info['waiting_text']:
+    <div><dt>{{t('st_waiting')}}</dt><dd class="bad" id="st-waiting">{{status_info['waiting_text']}}</dd></div>
+    % end
+    <div><dt>{{t('st_storage')}}</dt><dd class="{{'good' if status_info['storage']['ok'] else 'bad'}}" id="st-storage">{{status_info['storage_text']}}</dd></div>
     % latency = status_info['latency']
     <div><dt>{{t('st_latency')}}</dt><dd id="st-latency">{{t('st_latency_value', median=latency['median'], max=latency['max'], count=latency['count']) if latency['count'] else t('st_none_yet')}}</dd></div>
     <div><dt>{{t('st_model')}}</dt><dd class="{{'good' if status_info['model_ready'] else 'bad'}}" id="st-model">{{values.model if status_info['model_ready'] else t('st_not_set')}}</dd></div>
