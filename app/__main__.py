@@ -41,6 +41,7 @@ from app import (
     web,
     worker,
 )
+from app.datalock import DataLock
 from app.downloads import Downloads
 from app.llm import Model, ModelFactory, is_configured
 from app.monitor import Monitor
@@ -77,11 +78,22 @@ class Runtime:
     dispatcher: worker.Dispatcher
     server: Server
     console: pages.Console
+    lock: DataLock
     address: tuple[str, int] = ("", 0)
 
     def start(self) -> tuple[str, int]:
-        resumed = self.dispatcher.start()
-        self.address = self.server.start()
+        # The folder first: a second server on it must not resume (and answer again) its jobs.
+        # Then the port, and only then the stored jobs: a server that cannot listen answers none.
+        # Stored jobs are queued before any request is answered, so a person's new message
+        # cannot overtake their older one.
+        self.lock.acquire()
+        try:
+            self.address = self.server.bind()
+            resumed = self.dispatcher.start()
+            self.server.serve()
+        except BaseException:
+            self.lock.release()
+            raise
         logger.info(
             "SynoChatGPT %s listening on http://%s:%d (data in %s, %d message(s) resumed)",
             __version__,
@@ -96,6 +108,7 @@ class Runtime:
     def stop(self) -> None:
         self.server.stop()  # no new messages; requests in flight finish
         self.dispatcher.stop(STOP_GRACE)
+        self.lock.release()
         logger.info("stopped")
 
 
@@ -127,10 +140,16 @@ def build(
     echoes = gate.Echoes()
     chat_client = sender or synology.ChatClient()
     delivery = chat.ChatDelivery(
-        chat_client, data, on_error=lambda kind, text: monitor.error("chat", kind, text), echoes=echoes
+        chat_client,
+        data,
+        on_error=lambda kind, text: monitor.error("chat", kind, text),
+        echoes=echoes,
+        clock=clock,
     )
     bot = chat.Bot(data, live, model_for, delivery, save=save, files=files, clock=clock, observer=monitor)
-    dispatcher = worker.Dispatcher(data, bot.handle, workers=cfg.workers, max_pending=queue_limit)
+    dispatcher = worker.Dispatcher(
+        data, bot.handle, workers=cfg.workers, max_pending=queue_limit, problems=monitor, clock=clock
+    )
     console = pages.Console(
         settings=live,
         save=save,
@@ -153,8 +172,8 @@ def build(
         files=files,
         web_chat=lambda site: WebChat(site, bot, data, doorman.limiter, clock),
     )
-    server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY)
-    return Runtime(cfg, data, live, dispatcher, server, console)
+    server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY, headers=web.SECURITY_HEADERS)
+    return Runtime(cfg, data, live, dispatcher, server, console, DataLock(cfg.data_dir))
 
 
 def fewer_malloc_arenas() -> None:

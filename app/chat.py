@@ -12,10 +12,20 @@ from typing import Any, Protocol
 from app import i18n, limits
 from app.commands import IMMEDIATE, ORDERED, Commands, History, command_of
 from app.downloads import Downloads
-from app.llm import Model, ModelConfig, ModelError, OnText, Reply, Stop, is_configured, strip_thinking
+from app.llm import (
+    CUT_TIME,
+    Model,
+    ModelConfig,
+    ModelError,
+    OnText,
+    Reply,
+    Stop,
+    is_configured,
+    strip_thinking,
+)
 from app.settings import Values
 from app.synology import ChatError, split_message
-from app.worker import Job
+from app.worker import Job, RetryLater
 
 log = logging.getLogger(__name__)
 __all__ = ["Bot", "ChatDelivery", "History", "build_messages", "command_of", "estimate_tokens"]
@@ -79,6 +89,8 @@ def model_config(values: Values) -> ModelConfig:
         timeout=values.request_timeout,
         max_retries=values.max_retries,
         proxy=values.proxy,
+        answer_timeout=float(values.answer_timeout),
+        max_answer_chars=int(values.max_answer_chars),
     )
 
 
@@ -156,7 +168,7 @@ class Bot:
             # the user's file.
             job.lang = self._language(values, job.user_id, job.text)
             job.reply = self._answer(job, values)
-            self._store.update_job(job.id, reply=job.reply, file=job.file)
+            self._store.update_job(job.id, reply=job.reply, file=job.file, lang=job.lang)
         self._deliver(job, job.reply, values)
 
     def quick_reply(self, job: Job, values: Values) -> str:
@@ -199,6 +211,8 @@ class Bot:
         asked = f"{job.username or job.user_id}: {question}" if named else question
         budget = int(values.context_tokens)
         started = time.monotonic()
+        # The model may echo a secret (the API key, say): masked before anyone sees or stores it.
+        masked = SecretMask(values.secrets(), on_text) if on_text else None
         try:
             reply, question_sent = self._complete_within_context(
                 values,
@@ -207,7 +221,7 @@ class Bot:
                 question=asked,
                 budget=budget,
                 named=named,
-                on_text=on_text,
+                on_text=masked.add if masked else None,
                 stop=stop,
             )
         except ModelError as exc:
@@ -215,12 +229,24 @@ class Bot:
             if self._observer:
                 self._observer.error("model", exc.kind, redact(str(exc), values))
             return self._explain(exc, job.lang, values)
+        finally:
+            if masked:
+                masked.end()
         if self._observer:
             self._observer.model_call(time.monotonic() - started)
-        text = strip_thinking(reply.text) if values.strip_thinking else reply.text.strip()
-        log.info("answered user %s in %.1f s (%d chars)", job.user_id, time.monotonic() - started, len(text))
+        answer = redact(reply.text, values)
+        text = strip_thinking(answer) if values.strip_thinking else answer.strip()
+        log.info(
+            "answered user %s in %.1f s (%d chars%s)",
+            job.user_id,
+            time.monotonic() - started,
+            len(text),
+            f", cut: {reply.cut}" if reply.cut else "",
+        )
         if not text:
             return i18n.t(job.lang, "empty_answer")
+        if reply.cut:
+            text = f"{text}\n\n{cut_note(job.lang, reply.cut, values)}"
         if replace_last:
             self._store.pop_last_exchange(job.conversation)
         exchange = {
@@ -296,6 +322,7 @@ class Bot:
             "context": "err_context",
             "bad_request": "err_bad_request",
             "bad_response": "err_bad_response",
+            "deadline": "err_deadline",
         }.get(exc.kind, "err_internal")
         detail = redact(exc.detail, values)
         return i18n.t(
@@ -306,17 +333,79 @@ class Bot:
             model=values.model,
             timeout=float(values.request_timeout),
             detail=detail or str(status),
+            took=took(lang, float(values.answer_timeout)),
         )
 
     def _today(self) -> str:
         return datetime.datetime.fromtimestamp(self._clock()).date().isoformat()
 
 
-def redact(text: str, values: Values) -> str:
-    """A server's error text with any current secret (a key echoed back, say) masked."""
-    for secret in values.secrets():
+def redact(text: str, values: Values | Sequence[str]) -> str:
+    """A server's error text, or a model's answer, with any current secret (a key echoed back,
+    say) masked. Takes the settings or their secrets."""
+    for secret in values.secrets() if isinstance(values, Values) else values:
         text = text.replace(secret, "***")
     return text
+
+
+class SecretMask:
+    """Masks secrets in an answer streamed piece by piece. A secret can be split across pieces,
+    so an answer's end that could be the start of a secret (at most the longest secret − 1
+    characters; usually none) is held back until more text comes or end() says the answer is
+    over. Holding only that much keeps the stream fluid even with long secrets (hashes)."""
+
+    def __init__(self, secrets: Sequence[str], on_text: OnText) -> None:
+        self._secrets = [s for s in secrets if s]
+        self._on_text = on_text
+        self._pending = ""
+        # Per secret, for each character, the lengths of the secret's beginnings ending in it
+        # (longest first): the only candidates for a held-back end that ends in that character.
+        self._ends: list[tuple[str, dict[str, list[int]]]] = []
+        for secret in self._secrets:
+            ends: dict[str, list[int]] = {}
+            for length in range(len(secret) - 1, 0, -1):
+                ends.setdefault(secret[length - 1], []).append(length)
+            self._ends.append((secret, ends))
+
+    def add(self, piece: str) -> None:
+        text = redact(self._pending + piece, self._secrets)
+        keep = self._partial(text)
+        self._pending = text[len(text) - keep :]
+        if len(text) > keep:
+            self._on_text(text[: len(text) - keep])
+
+    def end(self) -> None:
+        if self._pending:
+            self._on_text(self._pending)
+            self._pending = ""
+
+    def _partial(self, text: str) -> int:
+        """How long the longest end of `text` is that begins a secret."""
+        best = 0
+        if not text:
+            return 0
+        for secret, ends in self._ends:
+            for length in ends.get(text[-1], ()):
+                if length <= best:
+                    break
+                if length <= len(text) and text.endswith(secret[:length]):
+                    best = length
+                    break
+        return best
+
+
+def took(lang: str, seconds: float) -> str:
+    """'45 seconds' / '20 min': how long an answer may take, in the user's words."""
+    if seconds < 120:
+        return i18n.t(lang, "answer_seconds", seconds=round(seconds))
+    return i18n.duration(lang, seconds)
+
+
+def cut_note(lang: str, cut: str, values: Values) -> str:
+    """The plain-language note after an answer the bounds ended early."""
+    if cut == CUT_TIME:
+        return i18n.t(lang, "answer_cut_time", took=took(lang, float(values.answer_timeout)))
+    return i18n.t(lang, "answer_cut_length", limit=f"{int(values.max_answer_chars):,}")
 
 
 class Sender(Protocol):
@@ -340,7 +429,8 @@ class Echoes(Protocol):
 class ChatDelivery:
     """Posts an answer: to the person through the bot's incoming URL, or into the channel the
     question came from through that channel's incoming webhook, naming the asker. Progress is
-    recorded on the job, so a restart resumes after the last chunk that went out."""
+    recorded on the job, so a restart resumes after the last chunk that went out. When Chat
+    cannot be reached it raises worker.RetryLater, for delivery_retry_hours, then gives up."""
 
     def __init__(
         self,
@@ -348,11 +438,13 @@ class ChatDelivery:
         store: History,
         on_error: Callable[[str, str], None] | None = None,
         echoes: Echoes | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._sender = sender
         self._store = store
         self._on_error = on_error
         self._echoes = echoes
+        self._clock = clock
 
     def __call__(self, job: Job, text: str, values: Values) -> None:
         user_id: int | None = job.user_id
@@ -370,40 +462,85 @@ class ChatDelivery:
             if not url:
                 self._fail(job, "config", "bot_incoming_url is not set, so the answer cannot be posted")
                 return
-
-        def progress(count: int) -> None:
-            job.sent = count
-            self._store.update_job(job.id, sent=count)
-
         verify: bool | str = values.ca_bundle or bool(values.tls_verify)
         try:
-            if job.interrupted and job.sent < len(split_message(text)):
-                # The chunk that was in flight at the crash may have arrived: say so, rather
-                # than silently sending it a second time or not at all.
-                self._sender.send(url, i18n.t(job.lang, "resent"), user_id=user_id, verify=verify)
-                job.interrupted = False
-            try:
-                self._sender.send(
-                    url,
-                    text,
-                    user_id=user_id,
-                    verify=verify,
-                    start=job.sent,
-                    on_sent=progress,
-                    file_url=job.file,
-                )
-            except ChatError as exc:
-                if exc.kind != "file":
-                    raise
-                # Chat could not download the file (it cannot reach us at that address): the
-                # text still goes, with a word on why nothing is attached.
-                log.warning("Chat could not fetch the file for user %s: %s", job.user_id, exc)
-                note = f"{text}\n\n{i18n.t(job.lang, 'file_not_fetched')}"
-                self._sender.send(url, note, user_id=user_id, verify=verify, start=job.sent, on_sent=progress)
+            self._post_all(job, url, text, user_id, verify)
         except ChatError as exc:  # its text never holds the URL or the token
-            self._fail(job, exc.kind, str(exc))
+            if exc.kind not in TRANSIENT:
+                self._fail(job, exc.kind, str(exc))
+                return
+            hours = float(values.delivery_retry_hours)
+            if job.failing_since and self._clock() - job.failing_since >= hours * 3600:
+                self._fail(job, exc.kind, f"given up after trying for {hours:g} h: {exc}")
+                return
+            raise RetryLater(exc.kind, str(exc)) from None
+
+    def _post_all(self, job: Job, url: str, text: str, user_id: int | None, verify: bool | str) -> None:
+        def progress(count: int) -> None:
+            job.sent = count  # first: a failed write below is retried from the right chunk
+            job.attempts, job.failing_since = 0, 0.0  # the retry deadline counts from progress
+            self._store.update_job(job.id, sent=count, attempts=0, failing_since=0.0)
+
+        total = len(split_message(text))
+        if not job.posting:
+            # A stop from here on may leave a post half done: the restart says so.
+            job.posting = True
+            self._store.update_job(job.id, posting=True)
+        if job.interrupted and job.sent < total:
+            # Part of the answer went out before the restart, and the chunk in flight then may
+            # have arrived: say so, rather than silently sending it a second time or not at all.
+            self._post_once(job, url, i18n.t(job.lang, "resent"), user_id, verify)
+            job.interrupted = False
+        while job.sent < total:
+            try:
+                try:
+                    self._sender.send(
+                        url,
+                        text,
+                        user_id=user_id,
+                        verify=verify,
+                        start=job.sent,
+                        on_sent=progress,
+                        file_url=job.file,
+                    )
+                except ChatError as exc:
+                    if exc.kind != "file":
+                        raise
+                    # Chat could not download the file (it cannot reach us at that address): the
+                    # text still goes, with a word on why nothing is attached.
+                    log.warning("Chat could not fetch the file for user %s: %s", job.user_id, exc)
+                    note = f"{text}\n\n{i18n.t(job.lang, 'file_not_fetched')}"
+                    self._sender.send(
+                        url, note, user_id=user_id, verify=verify, start=job.sent, on_sent=progress
+                    )
+                return
+            except ChatError as exc:
+                if exc.kind != "timeout":
+                    raise
+                # The chunk may have reached Chat (DSM can be slow to answer a post it made):
+                # it counts as sent rather than going out twice, and the rest follows.
+                self._report(job, exc.kind, str(exc))
+                progress(job.sent + 1)
+
+    def _post_once(self, job: Job, url: str, text: str, user_id: int | None, verify: bool | str) -> None:
+        try:
+            self._sender.send(url, text, user_id=user_id, verify=verify)
+        except ChatError as exc:
+            if exc.kind != "timeout":
+                raise
+            self._report(job, exc.kind, str(exc))
 
     def _fail(self, job: Job, kind: str, message: str) -> None:
         log.error("could not deliver the answer to user %s: %s", job.user_id, message)
         if self._on_error:
             self._on_error(kind, message)
+
+    def _report(self, job: Job, kind: str, message: str) -> None:
+        log.error("a post to user %s may not have arrived: %s", job.user_id, message)
+        if self._on_error:
+            self._on_error(kind, message)
+
+
+# Failures that pass by themselves: the NAS rebooting or updating, Chat restarting (connection
+# refused or reset, HTTP 5xx), or Chat's rate limit. Any other refusal is definite.
+TRANSIENT = frozenset({"unreachable", "too_fast"})

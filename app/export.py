@@ -37,9 +37,13 @@ def file_name(exported: datetime.datetime, conversation: str) -> str:
 
 
 def folder_for(username: str, user_id: int) -> str:
-    """One folder per person: their user name where it is a safe file name, else their id."""
-    safe = _UNSAFE.sub("_", username).strip("._")
-    return safe[:64] if safe else str(user_id)
+    """One folder per person, never shared: the user id first (ids are unique, and the first
+    "-" after an id's digits ends it), then the user name where it makes a safe file name, so
+    the owner can tell the folders apart. A name alone could be chosen to match another
+    person's ("../../x" is "x", a user named "301" is user id 301)."""
+    ident = str(user_id) if user_id >= 0 else f"w{-user_id}"  # web chat accounts have ids below 0
+    safe = _UNSAFE.sub("_", username).strip("._-")[:64]
+    return f"{ident}-{safe}" if safe else ident
 
 
 def save(root: Path, folder: str, name: str, text: str) -> Path:

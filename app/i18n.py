@@ -265,6 +265,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Something went wrong on my side while answering. Send /retry to try again.",
         "zh": "回答时出现内部错误。发送 /retry 重试。",
     },
+    # The bounds on one answer (answer_timeout, max_answer_chars): what the user is told.
+    "answer_cut_length": {
+        "en": "(The answer was cut here: it reached the {limit}-character limit.)",
+        "zh": "（回答在此处被截断：已达到 {limit} 个字符的上限。）",
+    },
+    "answer_cut_time": {
+        "en": "(The answer was cut off here: the model took longer than {took}.)",
+        "zh": "（回答在此处被截断：模型用时超过了 {took}。）",
+    },
+    "answer_seconds": {"en": "{seconds} seconds", "zh": "{seconds} 秒"},
+    "err_deadline": {
+        "en": "The model had not started its answer after {took}, the longest an answer may take. "
+        "It may be busy or overloaded. Send /retry to try again.",
+        "zh": "模型在 {took} 内没有开始回答（这是一个回答最多可用的时间），可能正忙或负载过高。"
+        "发送 /retry 重试。",
+    },
 }
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")

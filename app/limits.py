@@ -20,15 +20,21 @@ NOTICE_EVERY = 3600.0  # a refused person is told once an hour, not on every mes
 
 
 def listed(entries: Iterable[str], user_id: int, username: str) -> bool:
-    """An entry is a Chat user id (digits) or a user name (any case)."""
-    name = username.strip().casefold()
+    """An entry is a Chat user id (ASCII digits) or a user name: the same name, ignoring case
+    in ASCII letters only. Unicode case folding would make "boßman" the admin "bossman"."""
+    name = _ascii_lower(username.strip())
     for entry in entries:
-        if entry.isdigit():
-            if int(entry) == user_id:
+        if entry.isascii() and entry.isdigit():
+            # Longer than any id: int() of thousands of digits is refused (and slow).
+            if len(entry) <= 18 and int(entry) == user_id:
                 return True
-        elif name and entry.casefold() == name:
+        elif name and _ascii_lower(entry) == name:
             return True
     return False
+
+
+def _ascii_lower(text: str) -> str:
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
 def role(values: Values, user_id: int, username: str) -> str:

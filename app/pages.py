@@ -22,6 +22,7 @@ import bottle
 from app import __version__, auth, chart, checks, integrations, limits, pagetext, settings, synology
 from app.monitor import Monitor
 from app.settings import Values
+from app.worker import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ MESSAGES = ("saved", "password_changed", "logged_out", "welcome", "people_saved"
 
 class Pending(Protocol):
     def pending(self) -> int: ...
+    def waiting(self) -> Waiting: ...
 
 
 @dataclasses.dataclass
@@ -424,7 +426,7 @@ class Pages:
 
     def auth_page(self, name: str, status: int = 200, error: str = "", wait: float = 0, **values: Any) -> str:
         """The setup and login pages, with a fresh form token."""
-        if error == "too_many":
+        if error in ("too_many", "login_busy"):
             bottle.response.set_header("Retry-After", str(round(wait + 0.5)))
         values.setdefault("message", "")
         return self.page(name, status, csrf=self.form_csrf(), error=error, wait=round(wait + 0.5), **values)
@@ -442,25 +444,30 @@ class Pages:
         if not self.form_csrf_ok():
             return self.auth_page("setup", 403, "csrf")
         client = client_address()
-        wait = console.throttle.wait(client)
-        if wait:
-            return self.auth_page("setup", 429, "too_many", wait)
         fields = form()
-        with console.setup_lock:
-            if console.settings().admin_password:
-                return redirect("/login")
-            if not auth.setup_code_matches(fields.get("code", ""), console.setup_code):
-                delay = console.throttle.failed(client)
-                log.warning("first-run setup: wrong setup code from %s", client)
-                return self.auth_page(
-                    "setup", 429 if delay else 401, "too_many" if delay else "bad_code", delay
-                )
-            problem = auth.password_problem(fields.get("password", ""), fields.get("confirm", ""))
-            if problem:
-                return self.auth_page("setup", 400, problem)
-            password_hash = auth.hash_password(fields.get("password", ""))
-            console.save({"admin_password": password_hash}, ())
-        console.throttle.succeeded(client)
+        # Reserved before the code is compared, so codes sent all at once are counted as if one
+        # by one; a reservation left unsettled (a password problem, no hashing slot) is not.
+        with console.throttle.reserve(client) as attempt:
+            if attempt.wait:
+                return self.auth_page("setup", 429, "too_many", attempt.wait)
+            with console.setup_lock:
+                if console.settings().admin_password:
+                    return redirect("/login")
+                if not auth.setup_code_matches(fields.get("code", ""), console.setup_code):
+                    delay = attempt.settle(False)
+                    log.warning("first-run setup: wrong setup code from %s", client)
+                    return self.auth_page(
+                        "setup", 429 if delay else 401, "too_many" if delay else "bad_code", delay
+                    )
+                problem = auth.password_problem(fields.get("password", ""), fields.get("confirm", ""))
+                if problem:
+                    return self.auth_page("setup", 400, problem)
+                with console.throttle.hashing() as free:
+                    if not free:
+                        return self.auth_page("setup", 503, "login_busy", console.throttle.BUSY_RETRY)
+                    password_hash = auth.hash_password(fields.get("password", ""))
+                console.save({"admin_password": password_hash}, ())
+            attempt.settle(True)
         log.info("the admin password was set on the first-run page (from %s)", client)
         self.start_session(password_hash)
         return redirect("/?msg=welcome")
@@ -479,16 +486,18 @@ class Pages:
         if not self.form_csrf_ok():
             return self.auth_page("login", 403, "csrf")
         client = client_address()
-        wait = console.throttle.wait(client)
-        if wait:
-            return self.auth_page("login", 429, "too_many", wait)
-        if not auth.verify_password(form().get("password", ""), values.admin_password):
-            delay = console.throttle.failed(client)
-            log.warning("failed login from %s", client)
-            if delay:
-                return self.auth_page("login", 429, "too_many", delay)
+        password = form().get("password", "")
+        verdict = console.throttle.check(
+            client, lambda: auth.verify_password(password, values.admin_password)
+        )
+        if verdict.busy:
+            return self.auth_page("login", 503, "login_busy", verdict.wait)
+        if not verdict.ok:
+            if verdict.checked:
+                log.warning("failed login from %s", client)
+            if verdict.wait:
+                return self.auth_page("login", 429, "too_many", verdict.wait)
             return self.auth_page("login", 401, "bad_password")
-        console.throttle.succeeded(client)
         log.info("admin logged in from %s", client)
         self.start_session(values.admin_password)
         return redirect("/")
@@ -570,6 +579,7 @@ class Pages:
             "version": __version__,
             "uptime": _duration(console.clock() - console.started),
             "queue": console.queue.pending(),
+            **_retry_status(console.queue.waiting(), pagetext.Translator(language())),
             "latency": console.monitor.latency(),
             "model_ready": console.model_ready(values),
             "bot_ready": bool(synology.expected_token(values.bot_token, values.bot_incoming_url)),
@@ -596,17 +606,22 @@ class Pages:
         if "admin_password" in values.fixed:
             return self.main_page(400, password_error="pw_fixed")  # noqa: S106 (a message key)
         client = client_address()
-        if console.throttle.wait(client):
-            return self.main_page(429, password_error="too_many")  # noqa: S106
         fields = form()
-        if not auth.verify_password(fields.get("current", ""), values.admin_password):
-            console.throttle.failed(client)
-            return self.main_page(400, password_error="bad_current")  # noqa: S106
+        current = fields.get("current", "")
+        verdict = console.throttle.check(client, lambda: auth.verify_password(current, values.admin_password))
+        if verdict.busy:
+            return self.main_page(503, password_error="login_busy")  # noqa: S106
+        if not verdict.ok:
+            if verdict.checked:
+                return self.main_page(400, password_error="bad_current")  # noqa: S106
+            return self.main_page(429, password_error="too_many")  # noqa: S106
         problem = auth.password_problem(fields.get("password", ""), fields.get("confirm", ""))
         if problem:
             return self.main_page(400, password_error=problem)
-        console.throttle.succeeded(client)
-        password_hash = auth.hash_password(fields.get("password", ""))
+        with console.throttle.hashing() as free:
+            if not free:
+                return self.main_page(503, password_error="login_busy")  # noqa: S106
+            password_hash = auth.hash_password(fields.get("password", ""))
         console.save({"admin_password": password_hash}, ())
         console.sessions.end_others(current_session().id, password_hash)
         log.info("the admin password was changed from %s; other sessions ended", client)
@@ -618,8 +633,10 @@ class Pages:
         changes: dict[int, dict[str, int] | None] = {}
         errors: dict[int, str] = {}
         typed: dict[str, str] = {}
-        for raw_id in (fields.get("ids") or "").split(","):
-            if not raw_id.strip().isdigit():
+        for entry in (fields.get("ids") or "").split(","):
+            raw_id = entry.strip()
+            # Not str.isdigit(): "²" passes it and int() refuses it; 18 digits is any real id.
+            if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
                 continue
             user_id = int(raw_id)
             own: dict[str, int] = {}
@@ -669,7 +686,7 @@ class Pages:
             return refused
         t = pagetext.Translator(language())
         raw = (form().get("user_id") or "").strip()
-        if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 0 < int(raw) < 2**31:
             return json_answer(400, ok=False, error=t("bad_user_id"), fields={"user_id": t("bad_user_id")})
         result = self.console.test_chat(values, int(raw))
         body: dict[str, Any] = {"ok": result.ok, **result.data}
@@ -706,6 +723,28 @@ class Pages:
         response: bottle.HTTPResponse = bottle.static_file(name, root=str(STATIC))
         response.set_header("Cache-Control", "public, max-age=3600")
         return response
+
+
+def _retry_status(waiting: Waiting, t: pagetext.Translator) -> dict[str, Any]:
+    """What waits for a retry, in numbers for /api/status and in words for the page: answers
+    waiting for Chat to be reachable, messages waiting for the data folder to be writable."""
+    next_try = _fmt_time(waiting.next_try) if waiting.next_try else None
+    if waiting.storage:
+        key = "st_storage_full" if waiting.disk_full else "st_storage_failing"
+        storage_text = t(key, count=waiting.storage, error=waiting.storage_error)
+    else:
+        storage_text = t("st_storage_ok")
+    return {
+        "waiting": {"answers": waiting.chat, "next_try": next_try},
+        "waiting_text": t("st_waiting_value", count=waiting.chat, time=next_try) if waiting.chat else "",
+        "storage": {
+            "ok": not waiting.storage,
+            "disk_full": waiting.disk_full,
+            "waiting": waiting.storage,
+            "error": waiting.storage_error,
+        },
+        "storage_text": storage_text,
+    }
 
 
 def _fmt_time(at: float) -> str:

@@ -54,6 +54,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Too many wrong attempts. Try again in {wait} seconds.",
         "zh": "错误次数过多，请在 {wait} 秒后重试。",
     },
+    "login_busy": {
+        "en": "Many logins are being checked right now. Try again in {wait} seconds.",
+        "zh": "当前正在核对的登录过多，请在 {wait} 秒后重试。",
+    },
     "pw_short": {"en": "The password needs at least 8 characters.", "zh": "密码至少需要 8 个字符。"},
     "pw_long": {"en": "The password is too long.", "zh": "密码太长。"},
     "pw_mismatch": {"en": "The two passwords are not the same.", "zh": "两次输入的密码不一致。"},
@@ -101,6 +105,21 @@ TEXTS: dict[str, dict[str, str]] = {
     "st_bot": {"en": "Synology Chat bot", "zh": "Synology Chat 机器人"},
     "st_ready": {"en": "configured", "zh": "已配置"},
     "st_not_set": {"en": "not set up yet", "zh": "尚未设置"},
+    "st_waiting": {"en": "Answers waiting for Chat", "zh": "等待发送到 Chat 的回答"},
+    "st_waiting_value": {
+        "en": "{count} (the NAS cannot be reached; next try at {time})",
+        "zh": "{count} 条（无法连接 NAS；下次尝试：{time}）",
+    },
+    "st_storage": {"en": "Data folder", "zh": "数据文件夹"},
+    "st_storage_ok": {"en": "writable", "zh": "可写入"},
+    "st_storage_full": {
+        "en": "The disk is full: {count} message(s) wait and are answered once space is freed ({error})",
+        "zh": "磁盘已满：{count} 条消息正在等待，释放空间后会得到回答（{error}）",
+    },
+    "st_storage_failing": {
+        "en": "Cannot write to the data folder: {count} message(s) wait and are retried ({error})",
+        "zh": "无法写入数据文件夹：{count} 条消息正在等待，会自动重试（{error}）",
+    },
     "chart_title": {"en": "Tokens per user per day (14 days)", "zh": "每位用户每天的 token（14 天）"},
     "chart_table": {"en": "Show the numbers", "zh": "显示数字"},
     "chart_empty": {"en": "No tokens used in the last 14 days.", "zh": "最近 14 天没有使用 token。"},
@@ -113,6 +132,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "what": {"en": "What happened", "zh": "详情"},
     "src_model": {"en": "model", "zh": "模型"},
     "src_chat": {"en": "Synology Chat", "zh": "Synology Chat"},
+    "src_storage": {"en": "data folder", "zh": "数据文件夹"},
     "guide_intro": {
         "en": "Connect a Synology Chat bot in five steps. You need to be a Chat administrator.",
         "zh": "五步连接 Synology Chat 机器人（需要 Chat 管理员权限）。",
@@ -196,6 +216,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "wc_busy": {
         "en": "This chat is still answering. Wait, or stop it.",
         "zh": "这个对话仍在回答中，请稍候或先停止。",
+    },
+    "wc_own_cap": {
+        "en": "You already have {limit} answers being written at once. Wait for one to finish, or "
+        "stop one, then ask again.",
+        "zh": "你已有 {limit} 个回答正在生成。请等其中一个完成或先停止，再提问。",
+    },
+    "wc_all_cap": {
+        "en": "The web chat is writing as many answers as it can at once. Try again in a moment.",
+        "zh": "网页聊天正在同时生成尽可能多的回答，请稍后再试。",
     },
     "c_access_everyone": {"en": "Everyone", "zh": "所有人"},
     "c_access_listed": {"en": "Only the allow-list and admins", "zh": "仅允许列表中的用户和管理员"},
@@ -344,6 +373,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "me_timeout": {
         "en": "The server did not answer in time. A local model may still be loading; try again.",
         "zh": "服务器未及时回答。本地模型可能仍在加载，请重试。",
+    },
+    "me_deadline": {
+        "en": "The model started no answer within the longest answer time (answer_timeout).",
+        "zh": "模型在最长回答时间（answer_timeout）内没有开始回答。",
     },
     "me_unreachable": {
         "en": "Cannot connect to the model server: check the URL, the port and that the server runs. {detail}",
@@ -551,6 +584,18 @@ SETTING_TEXTS: dict[str, dict[str, str]] = {
     "request_timeout": {
         "label": "模型超时（秒）",
         "help": "等待模型开始或继续回答的秒数。NAS CPU 上的本地模型可能较慢：默认允许五分钟无输出。",
+    },
+    "answer_timeout": {
+        "label": "最长回答时间（秒）",
+        "help": "一个回答总共可用的秒数，无论模型写得多稳定。到时已收到的内容会发出，并注明已被截断。",
+    },
+    "max_answer_chars": {
+        "label": "最长回答（字符）",
+        "help": "一个回答最多的字符数；模型接受时也会请求不超过这么多 token。更长的回答在此截断并注明。",
+    },
+    "delivery_retry_hours": {
+        "label": "持续尝试投递（小时）",
+        "help": "无法发出的回答（NAS 重启、Chat 停止）会以逐渐变长的间隔重试多久，重启后继续，之后才放弃。",
     },
     "max_retries": {"label": "模型重试次数", "help": "遇到限流、服务器错误或超时时，模型调用的重试次数。"},
     "proxy": {"label": "代理", "help": "访问模型服务器时使用的 HTTP(S) 代理，例如 http://192.168.1.2:3128。"},

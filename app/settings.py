@@ -120,6 +120,28 @@ SETTINGS: tuple[Setting, ...] = (
         "a NAS CPU can be slow: the default allows five minutes of silence.",
     ),
     Setting(
+        "answer_timeout",
+        "float",
+        1200.0,
+        group="advanced",
+        label="Longest answer time (seconds)",
+        minimum=10.0,
+        maximum=86_400.0,
+        help="Seconds one answer may take in all, however steadily the model writes. What "
+        "arrived by then is sent, with a note that it was cut off.",
+    ),
+    Setting(
+        "max_answer_chars",
+        "int",
+        20_000,
+        group="advanced",
+        label="Longest answer (characters)",
+        minimum=200,
+        maximum=1_000_000,
+        help="Characters one answer may have; the model is asked for at most as many tokens "
+        "where it accepts that. A longer answer is cut there, with a note saying so.",
+    ),
+    Setting(
         "max_retries",
         "int",
         2,
@@ -164,6 +186,17 @@ SETTINGS: tuple[Setting, ...] = (
         label="Bot token",
         secret=True,
         help="The bot's token. Taken from the incoming URL when left empty.",
+    ),
+    Setting(
+        "delivery_retry_hours",
+        "float",
+        24.0,
+        group="advanced",
+        label="Keep trying to deliver (hours)",
+        minimum=0.01,
+        maximum=720.0,
+        help="How long an answer that cannot be posted (the NAS restarting, Chat down) is "
+        "retried, with growing pauses and across restarts, before it is given up.",
     ),
     Setting(
         "tls_verify",
@@ -460,15 +493,27 @@ def _parse_list(setting: Setting, raw: Any) -> tuple[str, ...]:
     for item in clean:
         if len(item) > (100 if setting.kind == "tokens" else 64) or any(c.isspace() for c in item):
             raise Invalid("token") if setting.kind == "tokens" else Invalid("list_entry", entry=item[:64])
+        if setting.kind == "list" and _odd_digits(item):
+            raise Invalid("list_entry", entry=item[:64])
     return clean
+
+
+def _odd_digits(entry: str) -> bool:
+    """Digits other than 0-9 ("²", "٣") or an id too long to be one: str.isdigit() takes them,
+    so they would look like a user id that int() cannot read."""
+    if any(c.isdigit() and not "0" <= c <= "9" for c in entry):
+        return True
+    return entry.isdigit() and len(entry) > 18
 
 
 _ACCOUNT_NAME = re.compile(r"^[^\s:,/]{1,32}$")
 
 
-def _parse_accounts(raw: Any) -> tuple[dict[str, str], ...]:
-    """Web chat accounts: {"name", "hash"}. From the environment as name:password pairs; from a
-    form or the store as objects with a hash, or with a new password, which is hashed here."""
+def _parse_accounts(raw: Any) -> tuple[dict[str, Any], ...]:
+    """Web chat accounts: {"name", "hash", "id"}. From the environment as name:password pairs;
+    from a form or the store as objects with a hash, or with a new password, which is hashed
+    here. The id (the store's user id for the account's chats) is kept when stored, and made
+    unique among the accounts otherwise (auth.account_ids)."""
     if raw is None or raw == "":
         return ()
     if isinstance(raw, str):
@@ -477,7 +522,8 @@ def _parse_accounts(raw: Any) -> tuple[dict[str, str], ...]:
             name, _, password = item.partition(":")
             pairs.append({"name": name.strip(), "password": password})
         raw = pairs
-    accounts: list[dict[str, str]] = []
+    accounts: list[dict[str, Any]] = []
+    stored_ids: list[object] = []
     for item in raw:
         name = str(item.get("name", "")).strip() if isinstance(item, dict) else ""
         if not _ACCOUNT_NAME.match(name) or name.casefold() == "admin":
@@ -491,7 +537,9 @@ def _parse_accounts(raw: Any) -> tuple[dict[str, str], ...]:
                 raise Invalid("account_password", name=name)
             stored = auth.hash_password(str(item["password"]))
         accounts.append({"name": name, "hash": stored})
-    return tuple(accounts)
+        stored_ids.append(item.get("id"))
+    ids = auth.account_ids([(a["name"], i) for a, i in zip(accounts, stored_ids, strict=True)])
+    return tuple({**a, "id": i} for a, i in zip(accounts, ids, strict=True))
 
 
 def _parse_number(setting: Setting, raw: Any) -> int | float:

@@ -62,7 +62,8 @@ def parse_inbound(body: bytes, content_type: str) -> Inbound:
     raw_user = _text(fields.get("user_id")).strip()
     if not raw_user:
         raise BadRequest("user_id is missing")
-    if not raw_user.isdigit() or len(raw_user) > 18:
+    # Not str.isdigit(): it takes "²" and "٤", which int() refuses or reads as another number.
+    if not _DIGITS.fullmatch(raw_user):
         raise BadRequest("user_id must be a number")
     return Inbound(
         token=token,
@@ -77,6 +78,9 @@ def parse_inbound(body: bytes, content_type: str) -> Inbound:
         channel_name=_text(fields.get("channel_name"))[:200],
         trigger_word=_text(fields.get("trigger_word"))[:100],
     )
+
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def _fields(body: bytes, content_type: str) -> dict[str, Any]:
@@ -115,7 +119,7 @@ def _fields(body: bytes, content_type: str) -> dict[str, Any]:
 def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         raise BadRequest("the JSON body is malformed") from None
     if not isinstance(value, dict):
         raise BadRequest("the JSON body must be an object")
@@ -127,7 +131,14 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool | dict | list):
         raise BadRequest("a field has the wrong type")
-    return str(value)
+    text = str(value)
+    if not text.isascii() and _SURROGATE.search(text):
+        # JSON's \ud800 escapes give lone surrogates, which no file, log or UTF-8 post can hold.
+        raise BadRequest("a field holds an invalid character")
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # -- splitting long replies ------------------------------------------------------------------
@@ -297,8 +308,7 @@ class ChatClient:
         self._sleep = sleep
         self._clock = clock
         self._guard = threading.Lock()
-        self._pace_locks: dict[str, threading.Lock] = {}
-        self._last_post: dict[str, float] = {}
+        self._next_slot: dict[str, float] = {}  # per bot: the earliest time its next post may start
         self._local = threading.local()  # requests.Session is not documented as thread-safe
 
     def _session(self) -> requests.Session:
@@ -367,7 +377,9 @@ class ChatClient:
             try:
                 return self._post_once(url, payload, verify)
             except ChatError as exc:
-                retry = exc.kind == "too_fast" or (exc.kind == "unreachable" and attempt < 3)
+                # One quick retry for a dropped connection; a NAS that stays away is retried by
+                # the dispatcher, with growing pauses and without holding a worker meanwhile.
+                retry = exc.kind == "too_fast" or (exc.kind == "unreachable" and attempt < 2)
                 if not retry or attempt == self._attempts:
                     raise
                 delay = self._backoff * attempt
@@ -404,18 +416,23 @@ class ChatClient:
     @contextmanager
     def _paced(self, url: str) -> Iterator[None]:
         """Posts of one bot (one token) stay at least min_interval apart, across all threads:
-        Chat answers 411 otherwise. The gap is counted from the end of the previous post."""
+        Chat answers 411 otherwise. A post's slot is reserved under the lock, but the wait and
+        the post happen outside it, so one hung post (up to the timeout) delays nobody else.
+        A post that ends pushes the next slot to min_interval after its end, as Chat counts
+        the gap from the post it made."""
         key = token_from_url(url) or url
         with self._guard:
-            lock = self._pace_locks.setdefault(key, threading.Lock())
-        with lock:
-            wait = self._last_post.get(key, -1e9) + self._min_interval - self._clock()
-            if wait > 0:
-                self._sleep(wait)
-            try:
-                yield
-            finally:
-                self._last_post[key] = self._clock()
+            now = self._clock()
+            slot = max(now, self._next_slot.get(key, -1e9))
+            self._next_slot[key] = slot + self._min_interval
+        if slot > now:
+            self._sleep(slot - now)
+        try:
+            yield
+        finally:
+            with self._guard:
+                ended = self._clock() + self._min_interval
+                self._next_slot[key] = max(self._next_slot.get(key, -1e9), ended)
 
 
 def _check_answer(response: requests.Response) -> dict[str, Any]:

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import store as store_module  # noqa: E402
+from bench import answers, logins, slow  # noqa: E402
 from tests.fake_chat import FakeChat  # noqa: E402
 from tests.fake_http import free_port  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
@@ -268,6 +269,7 @@ def main() -> int:
             )
         figures["runs"] = runs
         figures["rss_load"] = max(r["rss_peak"] for r in runs)
+        hardening(model, chat, figures)
     finally:
         model.stop()
         chat.stop()
@@ -279,6 +281,28 @@ def main() -> int:
         )
     write_results(figures)
     return 0
+
+
+def hardening(model: FakeOpenAI, chat: FakeChat, figures: dict[str, Any]) -> None:
+    """Issue 13's figures: webhooks under 200 slow connections, memory after 16 parallel wrong
+    logins, memory with a 256 MB answer from the model."""
+    model.delay = 0.0
+    server = Server(model, chat, Path(tempfile.mkdtemp(prefix="bench-slow-")))
+    try:
+        times = slow.webhook_times_while_held(server.url, TOKEN, hold=30.0)
+        figures["slow_webhook_max_s"] = max(times)
+        figures["slow_webhook_p50_s"] = statistics.median(times)
+        figures["logins_rss"] = logins.rss_after_wrong_logins(server.url, server.proc.pid, 16)
+    finally:
+        server.stop()
+        model.delay = MODEL_SECONDS
+    figures["huge_answer_peak"], figures["huge_answer_rss"] = answers.rss_with_huge_answer()
+    print(
+        f"webhook while 200 slow connections are held: p50 {figures['slow_webhook_p50_s'] * 1000:.0f} ms, "
+        f"max {figures['slow_webhook_max_s'] * 1000:.0f} ms; RSS after 16 parallel wrong logins "
+        f"{figures['logins_rss']:.1f} MiB; with a 256 MB answer: peak {figures['huge_answer_peak']:.1f} MiB",
+        flush=True,
+    )
 
 
 def write_results(figures: dict[str, Any]) -> None:
@@ -347,6 +371,17 @@ def write_results(figures: dict[str, Any]) -> None:
         f"- Memory (RSS): idle {figures['rss_idle']:.1f} MiB after start; {figures['rss_idle_warm']:.1f} MiB idle once the "
         f"first answer has loaded the OpenAI SDK; under load up to {figures['rss_load']:.1f} MiB.",
         f"- Start-up to the first `/healthz`: {figures['startup_s']:.2f} s (median of 3).",
+        *(
+            [
+                f"- Webhook answer time while 200 slow or idle connections are held for 30 s: p50 "
+                f"{figures['slow_webhook_p50_s'] * 1000:.0f} ms, max {figures['slow_webhook_max_s'] * 1000:.0f} ms.",
+                f"- RSS after 16 parallel wrong logins: {figures['logins_rss']:.1f} MiB; with a 256 MB "
+                f"answer from the model: peak {figures['huge_answer_peak']:.1f} MiB, after "
+                f"{figures['huge_answer_rss']:.1f} MiB (the answer is cut at max_answer_chars).",
+            ]
+            if "logins_rss" in figures
+            else []
+        ),
         "",
         "| conversations stored | store one message: median ms | p99 ms | add one exchange: median ms |",
         "|---|---|---|---|",

@@ -240,7 +240,7 @@ def test_export_writes_markdown_and_attaches_it(
     dm(bot, fake_chat, "用中文回答")
     dm(bot, fake_chat, "What is **RAID**?")
     answer = dm(bot, fake_chat, "/export")
-    [saved] = list((folder / "alice").glob("chat-*-dm-4.md"))
+    [saved] = list((folder / "4-alice").glob("chat-*-dm-4.md"))
     assert f"saved as {saved}" in answer and "attached as a Markdown file" in answer
     text = saved.read_text(encoding="utf-8")
     assert text.startswith("# SynoChatGPT: alice\n")
