@@ -350,26 +350,18 @@ def redact(text: str, values: Values | Sequence[str]) -> str:
 
 class SecretMask:
     """Masks secrets in an answer streamed piece by piece. A secret can be split across pieces,
-    so an answer's end that could be the start of a secret (at most the longest secret − 1
-    characters; usually none) is held back until more text comes or end() says the answer is
-    over. Holding only that much keeps the stream fluid even with long secrets (hashes)."""
+    so an end of the text that could begin a secret is held back until more text comes or end()
+    says the answer is over. Only such an end, usually nothing: holding a fixed tail as long as
+    the longest secret (a password hash) would make the stream stutter."""
 
     def __init__(self, secrets: Sequence[str], on_text: OnText) -> None:
         self._secrets = [s for s in secrets if s]
         self._on_text = on_text
         self._pending = ""
-        # Per secret, for each character, the lengths of the secret's beginnings ending in it
-        # (longest first): the only candidates for a held-back end that ends in that character.
-        self._ends: list[tuple[str, dict[str, list[int]]]] = []
-        for secret in self._secrets:
-            ends: dict[str, list[int]] = {}
-            for length in range(len(secret) - 1, 0, -1):
-                ends.setdefault(secret[length - 1], []).append(length)
-            self._ends.append((secret, ends))
 
     def add(self, piece: str) -> None:
         text = redact(self._pending + piece, self._secrets)
-        keep = self._partial(text)
+        keep = max((_begun(text, secret) for secret in self._secrets), default=0)
         self._pending = text[len(text) - keep :]
         if len(text) > keep:
             self._on_text(text[: len(text) - keep])
@@ -379,19 +371,13 @@ class SecretMask:
             self._on_text(self._pending)
             self._pending = ""
 
-    def _partial(self, text: str) -> int:
-        """How long the longest end of `text` is that begins a secret."""
-        best = 0
-        if not text:
-            return 0
-        for secret, ends in self._ends:
-            for length in ends.get(text[-1], ()):
-                if length <= best:
-                    break
-                if length <= len(text) and text.endswith(secret[:length]):
-                    best = length
-                    break
-        return best
+
+def _begun(text: str, secret: str) -> int:
+    """The length of the longest end of `text` that is a beginning of `secret` (0: none)."""
+    for length in range(min(len(secret) - 1, len(text)), 0, -1):
+        if text.endswith(secret[:length]):
+            return length
+    return 0
 
 
 def took(lang: str, seconds: float) -> str:
