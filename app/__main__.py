@@ -170,7 +170,7 @@ def build(
         queue=dispatcher,
         console=console,
         files=files,
-        web_chat=lambda site: WebChat(site, bot, data, doorman.limiter, clock),
+        web_chat=lambda site: WebChat(site, bot, data, doorman.policy, clock),
     )
     server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY, headers=web.SECURITY_HEADERS)
     return Runtime(cfg, data, live, dispatcher, server, console, DataLock(cfg.data_dir))

@@ -86,8 +86,7 @@ class Gate:
         self, inbox: Inbox, echoes: Echoes | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._inbox = inbox
-        self.limiter = limits.RateLimiter(clock)
-        self.notices = limits.Notices(clock)
+        self.policy = limits.Policy(clock)
         self.echoes = echoes or Echoes(clock)
 
     def receive(self, message: synology.Inbound, values: Values, base_url: str) -> Outcome:
@@ -107,14 +106,9 @@ class Gate:
                 return Outcome(200, "no_trigger")
             if not text:
                 return Outcome(200, "empty", text=i18n.t(lang, "ask_empty"))
-        who = limits.role(values, message.user_id, message.username)
-        if not limits.may_chat(values, who):
-            kind = "refused_blocked" if who == limits.BLOCKED else "refused_guest"
-            said = self.notices.due(message.user_id, kind)
-            return Outcome(200, "refused", text=i18n.t(lang, kind, user_id=message.user_id) if said else "")
-        if values.paused and who != limits.ADMIN:
-            said = self.notices.due(message.user_id, "paused")
-            return Outcome(200, "paused", text=i18n.t(lang, "paused_notice") if said else "")
+        who, refusal = self.policy.admit(values, message.user_id, message.username, lang)
+        if refusal is not None:
+            return Outcome(200, refusal.reason, text=refusal.text)
         if found.kind == "slash":
             text = _slash_text(text)
             if not text:
@@ -129,12 +123,10 @@ class Gate:
             # No way to post an answer later: asking the model would only bill the owner and put
             # an answer nobody saw into the history. The reply body is the one way left to say so.
             return Outcome(200, "no_incoming_url", text=i18n.t(lang, "no_incoming_url"))
-        if (command is None or command in commands.ASKING) and who != limits.ADMIN:
-            hit = self.limiter.check(
-                message.user_id, int(values.min_interval), int(values.questions_per_minute), message.post_id
-            )
-            if hit is not None:
-                return Outcome(200, "limited", text=i18n.limit(lang, hit.which, hit.limit, hit.wait))
+        if command is None or command in commands.ASKING:
+            refusal = self.policy.pace(values, who, message.user_id, lang, message.post_id)
+            if refusal is not None:
+                return Outcome(200, refusal.reason, text=refusal.text)
         job = self._job(message, text, found, base_url)
         queued = i18n.t(lang, "slash_queued") if found.kind == "slash" else ""
         return Outcome(200, "accepted", job=job, accepted_text=queued, lang=lang)

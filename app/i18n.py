@@ -54,6 +54,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "抱歉，这个机器人只回答管理员允许的用户。请联系 NAS 管理员添加你，"
         "你的 Synology Chat 用户 ID 是 {user_id}。",
     },
+    "refused_guest_web": {
+        "en": "Sorry, this bot only answers the people its admin has allowed. Ask the NAS admin to "
+        "add your web chat account {name} to the allowed users.",
+        "zh": "抱歉，这个机器人只回答管理员允许的用户。请联系 NAS 管理员把你的网页聊天账号 {name} "
+        "加入允许的用户。",
+    },
     "refused_blocked": {
         "en": "Sorry, this bot is not available to you.",
         "zh": "抱歉，你无法使用这个机器人。",

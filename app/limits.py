@@ -12,6 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from app import i18n
 from app.settings import Values
 
 ADMIN, ALLOWED, GUEST, BLOCKED = "admin", "allowed", "guest", "blocked"
@@ -166,3 +167,52 @@ class Notices:
                 self._told = {k: t for k, t in self._told.items() if now - t < self._every}
             self._told[(user_id, kind)] = now
             return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """Why a message is not answered, and what its sender is told ("" when they were told
+    within the hour: a person who keeps writing is not answered with the same refusal)."""
+
+    reason: str  # refused, paused, limited
+    text: str
+
+
+class Policy:
+    """The one entry policy for every way in (each platform's webhook and the web chat): role,
+    access lists, pause, rate limits and their notices. Two steps, because an entry point may
+    have to refuse for its own reasons in between (a full web chat) before a question counts."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limiter = RateLimiter(clock)
+        self.notices = Notices(clock)
+
+    def admit(
+        self,
+        values: Values,
+        user_id: int,
+        username: str,
+        lang: str,
+        *,
+        guest_notice: str = "refused_guest",
+        remind: bool = True,
+    ) -> tuple[str, Refusal | None]:
+        """The sender's role, and the refusal if they may not chat now. With remind=False every
+        refusal is said (an interactive page shows each one); guest_notice is the platform's
+        sentence telling a guest how the admin can list them."""
+        who = role(values, user_id, username)
+        if not may_chat(values, who):
+            kind = "refused_blocked" if who == BLOCKED else guest_notice
+            said = not remind or self.notices.due(user_id, kind)
+            return who, Refusal("refused", i18n.t(lang, kind, user_id=user_id, name=username) if said else "")
+        if values.paused and who != ADMIN:
+            said = not remind or self.notices.due(user_id, "paused")
+            return who, Refusal("paused", i18n.t(lang, "paused_notice") if said else "")
+        return who, None
+
+    def pace(self, values: Values, who: str, user_id: int, lang: str, key: str = "") -> Refusal | None:
+        """Counts a question against the rate limits (admins have none), or says which it hit."""
+        if who == ADMIN:
+            return None
+        hit = self.limiter.check(user_id, int(values.min_interval), int(values.questions_per_minute), key)
+        return Refusal("limited", i18n.limit(lang, hit.which, hit.limit, hit.wait)) if hit else None

@@ -77,14 +77,14 @@ class WebChat:
         site: pages.Pages,
         asker: Asker,
         store: ChatStore,
-        limiter: limits.RateLimiter,
+        policy: limits.Policy,
         clock: Callable[[], float],
     ) -> None:
         self.site = site
         self.console = site.console
         self.asker = asker
         self.store = store
-        self.limiter = limiter
+        self.policy = policy
         self.clock = clock
         self._running: dict[str, threading.Event] = {}
         self._answering: dict[int, int] = {}  # answers being written, per account
@@ -262,9 +262,11 @@ class WebChat:
             return pages.json_answer(400, ok=False, error=i18n.t(lang, "ask_empty"))
         if len(question) > MAX_QUESTION:
             return pages.json_answer(413, ok=False, error=self.site.translator()("wc_too_long"))
-        who = limits.role(values, user_id, name)
-        if not limits.may_chat(values, who):
-            return pages.json_answer(403, ok=False, error=i18n.t(lang, "refused_blocked"))
+        who, refusal = self.policy.admit(
+            values, user_id, name, lang, guest_notice="refused_guest_web", remind=False
+        )
+        if refusal is not None:
+            return pages.json_answer(403, ok=False, error=refusal.text)
         stop = threading.Event()
         # The answer's place is taken before the limiter counts the question, so a question
         # refused for a full server does not also cost the person their interval.
@@ -278,13 +280,10 @@ class WebChat:
             self._running[key] = stop
             self._answering[user_id] = self._answering.get(user_id, 0) + 1
         try:
-            if who != limits.ADMIN:
-                hit = self.limiter.check(user_id, int(values.min_interval), int(values.questions_per_minute))
-                if hit is not None:
-                    self._done(key, user_id)
-                    return pages.json_answer(
-                        429, ok=False, error=i18n.limit(lang, hit.which, hit.limit, hit.wait)
-                    )
+            refusal = self.policy.pace(values, who, user_id, lang)
+            if refusal is not None:
+                self._done(key, user_id)
+                return pages.json_answer(429, ok=False, error=refusal.text)
             if not self.store.conversation_meta(key).get("title"):
                 self.store.update_conversation_meta(key, title=" ".join(question.split())[:60])
             job = Job(lane=key, conversation=key, user_id=user_id, username=name, text=question, lang=lang)

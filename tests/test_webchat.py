@@ -197,6 +197,30 @@ def test_the_bots_limits_apply_to_web_accounts_not_the_admin(
         assert list(events(admin.send("abcdefgh08", "admin " * 30)))[-1][1]["notice"] is False
 
 
+def test_the_entry_policy_is_the_webhooks_one(
+    chat_bot: Bot, mei: ChatClient, fake_model: FakeOpenAI
+) -> None:
+    """Pause, access lists and their sentences are the same as in Synology Chat: a paused bot
+    answers no web account (only the admin), and a guest is told how to be let in."""
+    asked = len(fake_model.requests)
+    chat_bot.set(paused=True)
+    paused = mei.send("abcdefgh09", "are you there?")
+    assert paused.status_code == 403 and "paused by its admin" in paused.json()["error"]
+    chat_bot.set(paused=False, access="listed", allowed_users=["someone-else"])
+    guest = mei.send("abcdefgh09", "let me in")
+    assert guest.status_code == 403
+    assert "add your web chat account mei to the allowed users" in guest.json()["error"]
+    chat_bot.set(blocked_users=["mei"])
+    blocked = mei.send("abcdefgh09", "and now?")
+    assert blocked.status_code == 403 and "not available to you" in blocked.json()["error"]
+    assert len(fake_model.requests) == asked, "no refused question reached the model"
+    chat_bot.set(paused=True, blocked_users=[], allowed_users=["mei"])
+    admin = ChatClient(chat_bot.url)
+    admin.chat_login("admin", ADMIN_PASSWORD)
+    admin.open_chat()
+    assert list(events(admin.send("abcdefgh10", "admin asks")))[-1][0] == "done"
+
+
 def test_a_removed_account_is_logged_out(chat_bot: Bot, mei: ChatClient) -> None:
     chat_bot.set(webchat_users=[])
     assert mei.get("/api/chat/list").status_code == 401
