@@ -24,7 +24,7 @@ from app.llm import (
     strip_thinking,
 )
 from app.settings import Values
-from app.synology import ChatError, split_message
+from app.synology import ChatError, split
 from app.worker import Job, RetryLater
 
 log = logging.getLogger(__name__)
@@ -442,7 +442,7 @@ class ChatDelivery:
             url, user_id = channel.incoming_url, None
             text = f"@{job.username or job.user_id}\n{text}"
             if self._echoes:  # before posting: Chat may hand our own post back at once
-                self._echoes.remember(channel.name, split_message(text))
+                self._echoes.remember(channel.name, split(text))
         else:
             url = values.bot_incoming_url
             if not url:
@@ -467,7 +467,7 @@ class ChatDelivery:
             job.attempts, job.failing_since = 0, 0.0  # the retry deadline counts from progress
             self._store.update_job(job.id, sent=count, attempts=0, failing_since=0.0)
 
-        total = len(split_message(text))
+        total = len(split(text))
         if not job.posting:
             # A stop from here on may leave a post half done: the restart says so.
             job.posting = True

@@ -21,11 +21,10 @@ from app.synology import (
     BadRequest,
     expected_token,
     parse_inbound,
-    size,
-    split_message,
     token_from_url,
     token_matches,
 )
+from app.text import size, split_message
 
 FENCE = re.compile(r"^(```|~~~)")
 
@@ -52,8 +51,8 @@ def fences_balanced(chunk: str) -> bool:
 
 
 def test_short_text_is_one_chunk() -> None:
-    assert split_message("hello") == ["hello"]
-    assert split_message("") == []
+    assert split_message("hello", 2000) == ["hello"]
+    assert split_message("", 2000) == []
 
 
 def test_split_prefers_paragraph_boundaries() -> None:

@@ -1,0 +1,122 @@
+"""Splitting a long answer into posts a chat platform takes: at paragraph or line boundaries,
+Markdown code fences closed and re-opened. Each platform passes its own limit. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
+
+
+def size(text: str) -> int:
+    """Length in UTF-16 code units: never less than the character count, so it stays under the
+    limit whichever way Chat counts (emoji take two units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Split text into posts of at most `limit`, at paragraph or line boundaries. A code block
+    that has to be cut is closed at the end of one post and re-opened, with its language, at the
+    start of the next."""
+    text = text.strip("\n")
+    if size(text) <= limit:
+        return [text] if text.strip() else []
+    chunks: list[str] = []
+    lines: list[tuple[str, str | None]] = []  # (line, fence open after it)
+    fence: str | None = None
+    for line in _hard_wrap(text.split("\n"), limit - 8):
+        after = _fence_after(line, fence)
+        while True:
+            candidate = [*lines, (line, after)]
+            if _rendered_size(candidate) <= limit or _only_header(lines):
+                lines = candidate
+                break
+            cut = _best_cut(lines, limit)
+            head, tail = lines[:cut], lines[cut:]
+            chunks.append(_render(head))
+            open_fence = head[-1][1]
+            lines = ([(open_fence, open_fence)] if open_fence else []) + tail
+        fence = after
+    if lines:
+        chunks.append(_render(lines))
+    return [c for c in chunks if c.strip()]
+
+
+def _fence_after(line: str, fence: str | None) -> str | None:
+    """The code fence open after `line`: its opening line (with the language), or None."""
+    match = _FENCE.match(line)
+    if not match:
+        return fence
+    if fence is None:
+        return line.strip()
+    stripped = line.strip()
+    marker = _marker(fence)
+    closes = set(stripped) == {marker[0]} and len(stripped) >= len(marker)
+    return None if closes else fence
+
+
+def _marker(fence: str) -> str:
+    match = _FENCE.match(fence)
+    return match.group(1) if match else "```"
+
+
+def _rendered_size(lines: Sequence[tuple[str, str | None]]) -> int:
+    body = sum(size(line) for line, _ in lines) + max(len(lines) - 1, 0)
+    fence = lines[-1][1] if lines else None
+    return body + (1 + len(_marker(fence)) if fence else 0)  # a newline and the closing marker
+
+
+def _render(lines: Sequence[tuple[str, str | None]]) -> str:
+    text = "\n".join(line for line, _ in lines).strip("\n")
+    fence = lines[-1][1] if lines else None
+    return text + "\n" + _marker(fence) if fence else text
+
+
+def _only_header(lines: Sequence[tuple[str, str | None]]) -> bool:
+    """True when nothing could be cut off: empty, or only a re-opened fence line."""
+    return not lines or (len(lines) == 1 and lines[0][1] is not None and lines[0][0] == lines[0][1])
+
+
+def _best_cut(lines: Sequence[tuple[str, str | None]], limit: int) -> int:
+    """Where to end the current post: after the last blank line outside a code block in its
+    second half, else after the last line that fits."""
+    fits = 0
+    for i in range(1, len(lines) + 1):
+        if _rendered_size(lines[:i]) > limit:
+            break
+        fits = i
+    fits = max(fits, 1)
+    floor = limit // 2
+    for i in range(fits, 0, -1):
+        line, open_after = lines[i - 1]
+        if not line.strip() and open_after is None and _rendered_size(lines[:i]) >= floor:
+            return i
+        if i < fits and _FENCE.match(line) and open_after is None and _rendered_size(lines[:i]) >= floor:
+            return i  # right after a closed code block is a good place too
+    return fits
+
+
+def _hard_wrap(lines: list[str], width: int) -> list[str]:
+    """Cut lines longer than `width` at a space when there is one in the second half."""
+    out: list[str] = []
+    for line in lines:
+        rest = line
+        while size(rest) > width:
+            piece = _prefix(rest, width)
+            space = piece.rfind(" ")
+            if space > len(piece) // 2:
+                piece = piece[: space + 1]
+            out.append(piece.rstrip(" ") or piece)
+            rest = rest[len(piece) :]
+        out.append(rest)
+    return out
+
+
+def _prefix(text: str, units: int) -> str:
+    count = 0
+    for index, char in enumerate(text):
+        count += 2 if ord(char) > 0xFFFF else 1
+        if count > units:
+            return text[:index]
+    return text
