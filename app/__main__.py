@@ -34,6 +34,7 @@ from app import (
     config,
     gate,
     log,
+    migrate,
     pages,
     settings,
     store,
@@ -88,6 +89,12 @@ class Runtime:
         # cannot overtake their older one.
         self.lock.acquire()
         try:
+            values = self.settings()
+            migrate.upgrade(
+                self.config.data_dir,
+                {int(a["id"]): a["name"] for a in values.webchat_users},
+                [c.name for c in values.channels],
+            )
             self.address = self.server.bind()
             resumed = self.dispatcher.start()
             self.server.serve()
@@ -160,7 +167,7 @@ def build(
         test_chat=lambda values, user_id: checks.test_chat(values, chat_client, user_id),
         model_ready=lambda values: is_configured(chat.model_config(values)),
         people=data.people,
-        set_limits=lambda user_id, own: data.update_user(user_id, limits=own),
+        set_limits=lambda person, own: data.update_user(person, limits=own),
         setup_code=auth.new_setup_code(),
     )
     doorman = gate.Gate(bot, echoes, clock=monotonic)

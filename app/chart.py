@@ -19,17 +19,17 @@ def days_back(today: datetime.date, count: int) -> list[str]:
 
 
 def series(
-    usage: Mapping[int, Mapping[str, object]], days: Sequence[str], others: str
+    usage: Mapping[str, Mapping[str, object]], days: Sequence[str], others: str
 ) -> list[tuple[str, list[int]]]:
     """Per-user token counts for each day, biggest users first; beyond TOP they are summed
     under `others`. Users are named by their Chat name, or their id when none is known."""
     rows: list[tuple[str, list[int]]] = []
-    for user_id, entry in usage.items():
+    for person, entry in usage.items():
         per_day = entry.get("days", {})
         assert isinstance(per_day, Mapping)
         counts = [int(per_day.get(day, 0)) for day in days]
         if any(counts):
-            name = str(entry.get("username") or "") or f"#{user_id}"
+            name = str(entry.get("username") or "") or person
             rows.append((name, counts))
     rows.sort(key=lambda row: -sum(row[1]))
     if len(rows) > TOP:

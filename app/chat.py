@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from app import i18n, limits
+from app import conversations, i18n, limits, people
 from app.commands import IMMEDIATE, ORDERED, Commands, History, command_of
 from app.downloads import Downloads
 from app.llm import (
@@ -119,18 +119,18 @@ class Bot:
 
     def job_for(
         self,
-        user_id: int,
+        person: str,
         username: str,
         text: str,
         dedupe: str,
-        conversation: str | None = None,
+        conversation: str,
         *,
         channel: str = "",
+        shared: bool = False,
         base_url: str = "",
     ) -> Job:
         """Turn an accepted Chat message into a job, choosing its lane. A channel's answer goes
         to that channel; everything else to the person, from the bot."""
-        conversation = conversation or f"dm-{user_id}"
         command = command_of(text)
         if command in IMMEDIATE or (command and command not in ORDERED):
             lane = f"{conversation}:now"
@@ -141,23 +141,24 @@ class Bot:
         return Job(
             lane=lane,
             conversation=conversation,
-            user_id=user_id,
+            person=person,
             username=username,
             text=text,
             kind=kind,
             dedupe=dedupe,
             channel=channel,
+            shared=shared,
             base_url=base_url,
         )
 
-    def _language(self, values: Values, user_id: int, text: str) -> str:
+    def _language(self, values: Values, person: str, text: str) -> str:
         if values.language != "auto":
             return str(values.language)
         detected = i18n.detect(text)
         if detected:
-            self._store.update_user(user_id, lang=detected)
+            self._store.update_user(person, lang=detected)
             return detected
-        return str(self._store.user(user_id).get("lang", "en"))
+        return str(self._store.user(person).get("lang", "en"))
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -166,7 +167,7 @@ class Bot:
         if job.reply is None:
             # Worked out here, not in the webhook: Chat's request is answered without touching
             # the user's file.
-            job.lang = self._language(values, job.user_id, job.text)
+            job.lang = self._language(values, job.person, job.text)
             job.reply = self._answer(job, values)
             self._store.update_job(job.id, reply=job.reply, file=job.file, lang=job.lang)
         self._deliver(job, job.reply, values)
@@ -174,7 +175,7 @@ class Bot:
     def quick_reply(self, job: Job, values: Values) -> str:
         """A command's answer at once, for a slash command's HTTP reply (only its sender sees
         it). Only for commands that do not ask the model."""
-        job.lang = self._language(values, job.user_id, job.text)
+        job.lang = self._language(values, job.person, job.text)
         return self._answer(job, values)
 
     def _answer(self, job: Job, values: Values) -> str:
@@ -206,9 +207,10 @@ class Bot:
         history = self._store.history(job.conversation)
         if replace_last:
             history = history[:-1]
-        persona = self._store.conversation_meta(job.conversation).get("persona") or values.system_prompt
-        named = job.conversation.startswith("ch-") and "-u" not in job.conversation[3:]
-        asked = f"{job.username or job.user_id}: {question}" if named else question
+        meta = self._store.conversation_meta(job.conversation)
+        persona = meta.get("persona") or values.system_prompt
+        named = job.shared
+        asked = f"{job.username or job.person}: {question}" if named else question
         budget = int(values.context_tokens)
         started = time.monotonic()
         # The model may echo a secret (the API key, say): masked before anyone sees or stores it.
@@ -225,7 +227,7 @@ class Bot:
                 stop=stop,
             )
         except ModelError as exc:
-            log.warning("model error for user %s after %d attempt(s): %s", job.user_id, exc.attempts, exc)
+            log.warning("model error for user %s after %d attempt(s): %s", job.person, exc.attempts, exc)
             if self._observer:
                 self._observer.error("model", exc.kind, redact(str(exc), values))
             return self._explain(exc, job.lang, values)
@@ -238,7 +240,7 @@ class Bot:
         text = strip_thinking(answer) if values.strip_thinking else answer.strip()
         log.info(
             "answered user %s in %.1f s (%d chars%s)",
-            job.user_id,
+            job.person,
             time.monotonic() - started,
             len(text),
             f", cut: {reply.cut}" if reply.cut else "",
@@ -254,30 +256,32 @@ class Bot:
             "assistant": text,
             "at": self._clock(),
             "job": job.id,
-            "uid": job.user_id,
+            "uid": job.person,
         }
         self._store.append_exchange(job.conversation, {**exchange, "name": job.username})
+        if not meta.get("platform"):  # a new conversation: say what it is, once
+            self._store.update_conversation_meta(job.conversation, **conversations.meta_of(job))
         prompt = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(question_sent)
         completion = (
             reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(reply.text)
         )
-        self._store.add_usage(job.user_id, self._today(), prompt, completion)
+        self._store.add_usage(job.person, self._today(), prompt, completion)
         if job.username:  # for the dashboard's chart; written only when it changes
-            self._store.update_user(job.user_id, username=job.username)
+            self._store.update_user(job.person, username=job.username)
         return text
 
     def _over_quota(self, job: Job, values: Values) -> str:
         """The reason a question may not go to the model: a used-up token quota. Admins have none."""
-        if limits.role(values, job.user_id, job.username) == limits.ADMIN:
+        if limits.role(values, job.person, job.username) == limits.ADMIN:
             return ""
-        daily, monthly = limits.quotas(values, self._store.user(job.user_id))
+        daily, monthly = limits.quotas(values, self._store.user(job.person))
         if not daily and not monthly:
             return ""
         now = datetime.datetime.fromtimestamp(self._clock())
-        hit = limits.quota_hit(self._store.usage(job.user_id), now, daily, monthly)
+        hit = limits.quota_hit(self._store.usage(job.person), now, daily, monthly)
         if hit is None or hit.resets is None:
             return ""
-        log.info("user %s is over the %s token quota (%d)", job.user_id, hit.which, hit.limit)
+        log.info("user %s is over the %s token quota (%d)", job.person, hit.which, hit.limit)
         return i18n.limit(job.lang, hit.which, hit.limit, resets=hit.resets, now=now)
 
     def _complete_within_context(
@@ -433,14 +437,14 @@ class ChatDelivery:
         self._clock = clock
 
     def __call__(self, job: Job, text: str, values: Values) -> None:
-        user_id: int | None = job.user_id
+        user_id: int | None = int(people.local(job.person))
         if job.channel:
             channel = next((c for c in values.channels if c.name == job.channel), None)
             if channel is None:
                 self._fail(job, "config", f"the channel {job.channel} is no longer configured")
                 return
             url, user_id = channel.incoming_url, None
-            text = f"@{job.username or job.user_id}\n{text}"
+            text = f"@{job.username or job.person}\n{text}"
             if self._echoes:  # before posting: Chat may hand our own post back at once
                 self._echoes.remember(channel.name, split(text))
         else:
@@ -494,7 +498,7 @@ class ChatDelivery:
                         raise
                     # Chat could not download the file (it cannot reach us at that address): the
                     # text still goes, with a word on why nothing is attached.
-                    log.warning("Chat could not fetch the file for user %s: %s", job.user_id, exc)
+                    log.warning("Chat could not fetch the file for user %s: %s", job.person, exc)
                     note = f"{text}\n\n{i18n.t(job.lang, 'file_not_fetched')}"
                     self._sender.send(
                         url, note, user_id=user_id, verify=verify, start=job.sent, on_sent=progress
@@ -517,12 +521,12 @@ class ChatDelivery:
             self._report(job, exc.kind, str(exc))
 
     def _fail(self, job: Job, kind: str, message: str) -> None:
-        log.error("could not deliver the answer to user %s: %s", job.user_id, message)
+        log.error("could not deliver the answer to user %s: %s", job.person, message)
         if self._on_error:
             self._on_error(kind, message)
 
     def _report(self, job: Job, kind: str, message: str) -> None:
-        log.error("a post to user %s may not have arrived: %s", job.user_id, message)
+        log.error("a post to user %s may not have arrived: %s", job.person, message)
         if self._on_error:
             self._on_error(kind, message)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from app import export, i18n, limits, settings
+from app import conversations, export, i18n, limits, people, settings
 from app.downloads import Downloads
 from app.settings import Values
 from app.worker import Job
@@ -33,11 +33,11 @@ class History(Protocol):
     def clear_conversation(self, key: str) -> int: ...
     def conversation_meta(self, key: str) -> dict[str, Any]: ...
     def update_conversation_meta(self, key: str, **fields: Any) -> None: ...
-    def forget_user(self, user_id: int, own: list[str]) -> int: ...
-    def user(self, user_id: int) -> dict[str, Any]: ...
-    def update_user(self, user_id: int, **fields: Any) -> None: ...
-    def add_usage(self, user_id: int, day: str, prompt: int, completion: int) -> None: ...
-    def usage(self, user_id: int) -> list[dict[str, Any]]: ...
+    def forget_user(self, person: str) -> int: ...
+    def user(self, person: str) -> dict[str, Any]: ...
+    def update_user(self, person: str, **fields: Any) -> None: ...
+    def add_usage(self, person: str, day: str, prompt: int, completion: int) -> None: ...
+    def usage(self, person: str) -> list[dict[str, Any]]: ...
     def update_job(self, job_id: str, **fields: Any) -> None: ...
 
 
@@ -74,7 +74,7 @@ class Commands:
 
     def run(self, command: str, job: Job, values: Values) -> str:
         lang = job.lang
-        who = limits.role(values, job.user_id, job.username)
+        who = limits.role(values, job.person, job.username)
         arg = argument(job.text)
         changes = command in ADMIN_ONLY or (command in ("/model", "/persona") and arg)
         if changes and who != limits.ADMIN:
@@ -104,10 +104,10 @@ class Commands:
         return text + "\n\n" + i18n.t(job.lang, "help_admin") if who == limits.ADMIN else text
 
     def _whoami(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
-        return i18n.t(job.lang, "whoami", user_id=job.user_id, username=job.username or "?")
+        return i18n.t(job.lang, "whoami", user_id=people.short(job.person), username=job.username or "?")
 
     def _usage(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
-        rows = self._store.usage(job.user_id)
+        rows = self._store.usage(job.person)
         today = self._now().date()
         row = next((r for r in rows if r["day"] == today.isoformat()), {})
         _, month = limits.used(rows, today)
@@ -120,7 +120,7 @@ class Commands:
             total=sum(r["prompt"] + r["completion"] for r in rows),
             total_requests=sum(r.get("requests", 0) for r in rows),
         )
-        daily, monthly = limits.quotas(values, self._store.user(job.user_id))
+        daily, monthly = limits.quotas(values, self._store.user(job.person))
         if who == limits.ADMIN or not (daily or monthly):
             return text
         none = i18n.t(job.lang, "no_limit")
@@ -140,7 +140,7 @@ class Commands:
         return self._ask(job, arg, values, False) if arg else i18n.t(job.lang, "ask_empty")
 
     def _forget(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
-        count = self._store.forget_user(job.user_id, own=[f"dm-{job.user_id}"])
+        count = self._store.forget_user(job.person)
         return i18n.t(job.lang, "forget", count=count) if count else i18n.t(job.lang, "forget_empty")
 
     def _export(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
@@ -149,14 +149,16 @@ class Commands:
             return i18n.t(job.lang, "export_empty")
         now = self._now()
         persona = self._store.conversation_meta(job.conversation).get("persona", "")
-        title = "SynoChatGPT: " + (f"#{job.channel}" if job.channel else (job.username or str(job.user_id)))
+        title = "SynoChatGPT: " + (
+            f"#{job.channel}" if job.channel else (job.username or people.short(job.person))
+        )
         text = export.to_markdown(history, title=title, model=values.model, persona=persona, exported=now)
         name = export.file_name(now, job.conversation)
         replies = []
         if values.export_dir:
             try:
                 path = export.save(
-                    Path(values.export_dir), export.folder_for(job.username, job.user_id), name, text
+                    Path(values.export_dir), export.folder_for(job.username, job.person), name, text
                 )
                 replies.append(i18n.t(job.lang, "export_saved", count=len(history), path=str(path)))
             except OSError as exc:
@@ -191,7 +193,8 @@ class Commands:
             return i18n.t(job.lang, "persona_reset")
         if len(arg) > MAX_PERSONA:
             return i18n.t(job.lang, "persona_long", max=MAX_PERSONA)
-        self._store.update_conversation_meta(job.conversation, persona=arg)
+        # With what the conversation is: /forget must find a persona set before any question.
+        self._store.update_conversation_meta(job.conversation, persona=arg, **conversations.meta_of(job))
         return i18n.t(job.lang, "persona_set")
 
     def _pause(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:

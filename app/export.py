@@ -10,6 +10,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from app import people
+
 FILE_MODE = 0o640  # the owner's group (on DSM, the shared folder's users) may read it
 DIR_MODE = 0o750
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -36,12 +38,18 @@ def file_name(exported: datetime.datetime, conversation: str) -> str:
     return f"chat-{exported:%Y%m%d-%H%M%S}-{conversation}.md"
 
 
-def folder_for(username: str, user_id: int) -> str:
-    """One folder per person, never shared: the user id first (ids are unique, and the first
-    "-" after an id's digits ends it), then the user name where it makes a safe file name, so
-    the owner can tell the folders apart. A name alone could be chosen to match another
-    person's ("../../x" is "x", a user named "301" is user id 301)."""
-    ident = str(user_id) if user_id >= 0 else f"w{-user_id}"  # web chat accounts have ids below 0
+def folder_for(username: str, person: str) -> str:
+    """One folder per person, never shared: the person's id first (ids are unique, and the
+    first "-" after a Synology id's digits ends it), then the user name where it makes a safe
+    file name, so the owner can tell the folders apart. A name alone could be chosen to match
+    another person's ("../../x" is "x", a user named "301" is user id 301). A web chat
+    account's id is its name already ("web.mei")."""
+    if people.platform(person) == people.SYNOLOGY:
+        ident = people.local(person)
+    else:
+        ident = people.file_stem(person)
+        if people.platform(person) == people.WEB:
+            return ident
     safe = _UNSAFE.sub("_", username).strip("._-")[:64]
     return f"{ident}-{safe}" if safe else ident
 

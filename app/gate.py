@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from app import commands, i18n, integrations, limits, synology
+from app import commands, i18n, integrations, limits, people, synology
 from app.settings import Values
 from app.worker import Job
 
@@ -37,13 +37,14 @@ class Outcome:
 class Inbox(Protocol):
     def job_for(
         self,
-        user_id: int,
+        person: str,
         username: str,
         text: str,
         dedupe: str,
-        conversation: str | None = None,
+        conversation: str,
         *,
         channel: str = "",
+        shared: bool = False,
         base_url: str = "",
     ) -> Job: ...
 
@@ -106,7 +107,8 @@ class Gate:
                 return Outcome(200, "no_trigger")
             if not text:
                 return Outcome(200, "empty", text=i18n.t(lang, "ask_empty"))
-        who, refusal = self.policy.admit(values, message.user_id, message.username, lang)
+        person = people.of(people.SYNOLOGY, message.user_id)
+        who, refusal = self.policy.admit(values, person, message.username, lang)
         if refusal is not None:
             return Outcome(200, refusal.reason, text=refusal.text)
         if found.kind == "slash":
@@ -124,7 +126,7 @@ class Gate:
             # an answer nobody saw into the history. The reply body is the one way left to say so.
             return Outcome(200, "no_incoming_url", text=i18n.t(lang, "no_incoming_url"))
         if command is None or command in commands.ASKING:
-            refusal = self.policy.pace(values, who, message.user_id, lang, message.post_id)
+            refusal = self.policy.pace(values, who, person, lang, message.post_id)
             if refusal is not None:
                 return Outcome(200, refusal.reason, text=refusal.text)
         job = self._job(message, text, found, base_url)
@@ -136,12 +138,13 @@ class Gate:
     ) -> Job:
         channel = found.channel
         return self._inbox.job_for(
-            message.user_id,
+            people.of(people.SYNOLOGY, message.user_id),
             message.username,
             text,
             dedupe=f"post:{message.post_id}" if message.post_id else "",
-            conversation=channel.conversation(message.user_id) if channel else None,
+            conversation=channel.conversation(message.user_id) if channel else f"dm-{message.user_id}",
             channel=channel.name if channel else "",
+            shared=channel is not None and channel.context == "shared",
             base_url=base_url,
         )
 

@@ -12,22 +12,21 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from app import i18n
+from app import i18n, people
 from app.settings import Values
 
 ADMIN, ALLOWED, GUEST, BLOCKED = "admin", "allowed", "guest", "blocked"
-WEB_ADMIN = -1  # the settings page's admin, using the web chat: always an admin
 NOTICE_EVERY = 3600.0  # a refused person is told once an hour, not on every message
 
 
-def listed(entries: Iterable[str], user_id: int, username: str) -> bool:
-    """An entry is a Chat user id (ASCII digits) or a user name: the same name, ignoring case
-    in ASCII letters only. Unicode case folding would make "boßman" the admin "bossman"."""
-    name = _ascii_lower(username.strip())
+def listed(entries: Iterable[str], person: str, username: str) -> bool:
+    """An entry is a person ("qq:123"; a bare number is a Synology Chat user id) or a user
+    name of a platform whose names are accounts: the same name, ignoring case in ASCII letters
+    only. Unicode case folding would make "boßman" the admin "bossman"."""
+    name = _ascii_lower(username.strip()) if people.platform(person) in people.VERIFIED_NAMES else ""
     for entry in entries:
-        if entry.isascii() and entry.isdigit():
-            # Longer than any id: int() of thousands of digits is refused (and slow).
-            if len(entry) <= 18 and int(entry) == user_id:
+        if (entry.isascii() and entry.isdigit()) or people.SEP in entry:
+            if people.from_entry(entry) == person:
                 return True
         elif name and _ascii_lower(entry) == name:
             return True
@@ -38,15 +37,15 @@ def _ascii_lower(text: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
-def role(values: Values, user_id: int, username: str) -> str:
+def role(values: Values, person: str, username: str) -> str:
     """The block-list wins over everything: a name on it by mistake fails safe."""
-    if user_id == WEB_ADMIN:
+    if person == people.WEB_ADMIN:
         return ADMIN
-    if listed(values.blocked_users, user_id, username):
+    if listed(values.blocked_users, person, username):
         return BLOCKED
-    if listed(values.admin_users, user_id, username):
+    if listed(values.admin_users, person, username):
         return ADMIN
-    if listed(values.allowed_users, user_id, username):
+    if listed(values.allowed_users, person, username):
         return ALLOWED
     return GUEST
 
@@ -71,11 +70,11 @@ class RateLimiter:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._asked: dict[int, deque[float]] = {}
+        self._asked: dict[str, deque[float]] = {}
         self._counted: OrderedDict[str, None] = OrderedDict()  # post ids already let through
         self._lock = threading.Lock()
 
-    def check(self, user_id: int, min_interval: int, per_minute: int, key: str = "") -> Hit | None:
+    def check(self, person: str, min_interval: int, per_minute: int, key: str = "") -> Hit | None:
         """None, and the question counted, when it may go ahead; otherwise the limit hit. A
         `key` (Chat's post id) seen before passes uncounted: Chat delivering a post twice is
         not a second question, and the store drops the repeat."""
@@ -85,7 +84,7 @@ class RateLimiter:
         with self._lock:
             if key and key in self._counted:
                 return None
-            times = self._asked.setdefault(user_id, deque())
+            times = self._asked.setdefault(person, deque())
             while times and now - times[0] >= max(60.0, float(min_interval)):
                 times.popleft()
             if min_interval and times and now - times[-1] < min_interval:
@@ -154,18 +153,18 @@ class Notices:
     def __init__(self, clock: Callable[[], float] = time.monotonic, every: float = NOTICE_EVERY) -> None:
         self._clock = clock
         self._every = every
-        self._told: dict[tuple[int, str], float] = {}
+        self._told: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
-    def due(self, user_id: int, kind: str) -> bool:
+    def due(self, person: str, kind: str) -> bool:
         now = self._clock()
         with self._lock:
-            last = self._told.get((user_id, kind))
+            last = self._told.get((person, kind))
             if last is not None and now - last < self._every:
                 return False
             if len(self._told) > 10_000:
                 self._told = {k: t for k, t in self._told.items() if now - t < self._every}
-            self._told[(user_id, kind)] = now
+            self._told[(person, kind)] = now
             return True
 
 
@@ -190,7 +189,7 @@ class Policy:
     def admit(
         self,
         values: Values,
-        user_id: int,
+        person: str,
         username: str,
         lang: str,
         *,
@@ -200,19 +199,19 @@ class Policy:
         """The sender's role, and the refusal if they may not chat now. With remind=False every
         refusal is said (an interactive page shows each one); guest_notice is the platform's
         sentence telling a guest how the admin can list them."""
-        who = role(values, user_id, username)
+        who = role(values, person, username)
         if not may_chat(values, who):
             kind = "refused_blocked" if who == BLOCKED else guest_notice
-            said = not remind or self.notices.due(user_id, kind)
-            return who, Refusal("refused", i18n.t(lang, kind, user_id=user_id, name=username) if said else "")
+            text = i18n.t(lang, kind, user_id=people.local(person), name=username)
+            return who, Refusal("refused", text if not remind or self.notices.due(person, kind) else "")
         if values.paused and who != ADMIN:
-            said = not remind or self.notices.due(user_id, "paused")
+            said = not remind or self.notices.due(person, "paused")
             return who, Refusal("paused", i18n.t(lang, "paused_notice") if said else "")
         return who, None
 
-    def pace(self, values: Values, who: str, user_id: int, lang: str, key: str = "") -> Refusal | None:
+    def pace(self, values: Values, who: str, person: str, lang: str, key: str = "") -> Refusal | None:
         """Counts a question against the rate limits (admins have none), or says which it hit."""
         if who == ADMIN:
             return None
-        hit = self.limiter.check(user_id, int(values.min_interval), int(values.questions_per_minute), key)
+        hit = self.limiter.check(person, int(values.min_interval), int(values.questions_per_minute), key)
         return Refusal("limited", i18n.limit(lang, hit.which, hit.limit, hit.wait)) if hit else None

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, auth, chart, checks, integrations, limits, pagetext, settings, synology
+from app import __version__, auth, chart, checks, integrations, limits, pagetext, people, settings, synology
 from app.monitor import Monitor
 from app.settings import Values
 from app.worker import Waiting
@@ -50,12 +50,12 @@ class Console:
     save: Callable[[dict[str, Any], tuple[str, ...]], None]
     monitor: Monitor
     queue: Pending
-    usage: Callable[[str], dict[int, dict[str, Any]]]
+    usage: Callable[[str], dict[str, dict[str, Any]]]
     test_model: Callable[[Values], checks.Result]
     test_chat: Callable[[Values, int], checks.Result]
     model_ready: Callable[[Values], bool]
     people: Callable[[], list[dict[str, Any]]] = list
-    set_limits: Callable[[int, dict[str, int] | None], None] = lambda user_id, own: None
+    set_limits: Callable[[str, dict[str, int] | None], None] = lambda person, own: None
     setup_code: str = ""  # shown in the log while no admin password is set
     sessions: auth.Sessions = dataclasses.field(default_factory=auth.Sessions)
     chat_sessions: auth.Sessions = dataclasses.field(default_factory=lambda: auth.Sessions(cap=256))
@@ -514,7 +514,7 @@ class Pages:
         status: int = 200,
         result: FormResult | None = None,
         password_error: str = "",
-        people_errors: dict[int, str] | None = None,
+        people_errors: dict[str, str] | None = None,
         people_typed: dict[str, str] | None = None,
     ) -> str:
         console = self.console
@@ -561,9 +561,10 @@ class Pages:
             own = profile.get("limits") or {}
             rows.append(
                 {
-                    "user_id": person["user_id"],
+                    # How the page and its form name the person: a Synology id bare, as lists do.
+                    "user_id": people.short(person["person"]),
                     "username": profile.get("username", ""),
-                    "role": limits.role(values, person["user_id"], profile.get("username", "")),
+                    "role": limits.role(values, person["person"], profile.get("username", "")),
                     "today": day,
                     "month": month,
                     "daily": own.get("daily_tokens"),
@@ -630,15 +631,14 @@ class Pages:
     def save_people(self) -> str:
         """Each person's own token quotas; an empty field means the general one."""
         fields = form()
-        changes: dict[int, dict[str, int] | None] = {}
-        errors: dict[int, str] = {}
+        changes: dict[str, dict[str, int] | None] = {}
+        errors: dict[str, str] = {}
         typed: dict[str, str] = {}
         for entry in (fields.get("ids") or "").split(","):
-            raw_id = entry.strip()
-            # Not str.isdigit(): "²" passes it and int() refuses it; 18 digits is any real id.
-            if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
+            person = people.from_entry(entry)
+            if person is None:
                 continue
-            user_id = int(raw_id)
+            user_id = people.short(person)  # as the form's field names write it
             own: dict[str, int] = {}
             for name in ("daily_tokens", "monthly_tokens"):
                 raw = typed[f"{name}-{user_id}"] = (fields.get(f"{name}-{user_id}") or "").strip()
@@ -648,11 +648,11 @@ class Pages:
                     own[name] = settings.parse(settings.BY_NAME[name], raw)
                 except settings.Invalid as exc:
                     errors[user_id] = pagetext.Translator(language()).problem(exc)
-            changes[user_id] = own or None
+            changes[person] = own or None
         if errors:
             return self.main_page(400, people_errors=errors, people_typed=typed)
-        for user_id, own_limits in changes.items():
-            self.console.set_limits(user_id, own_limits)
+        for person, own_limits in changes.items():
+            self.console.set_limits(person, own_limits)
         log.info("per-person quotas saved from the settings page for %d people", len(changes))
         return redirect("/?msg=people_saved#people")
 

@@ -6,7 +6,8 @@ Layout of the data dir (all files mode 600, folders 700: they hold keys and peop
     jobs/<id>.state           that job's progress and retry state (chunks sent, next try)
     jobs/seen-<hash>          a recent post id, so a re-delivered post is answered once
     conversations/<key>.json  one conversation's exchanges
-    users/<id>.json           one Chat user's profile (language) and token usage per day
+    users/<person>.json       one person's profile (language, own quotas) and token usage per day
+                              (people.file_stem: synology.4.json, web.mei.json)
 
 One file per job, per conversation and per user keeps the cost of a write independent of how
 many people use the bot and how much work is waiting: TinyDB rewrites a whole file on every
@@ -31,6 +32,8 @@ from typing import Any
 
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
+
+from app import conversations, people
 
 log = logging.getLogger(__name__)
 FILE_MODE = 0o600
@@ -63,13 +66,13 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, Any]) -> None:
-        _write_atomic(self.path, data)  # mkstemp makes it 0600
+        write_atomic(self.path, data)  # mkstemp makes it 0600
 
     def close(self) -> None:
         pass
 
 
-def _write_atomic(path: Path, data: dict[str, Any], sync_dir: bool = True) -> None:
+def write_atomic(path: Path, data: dict[str, Any], sync_dir: bool = True) -> None:
     """The file whole or not at all: a temporary file, fsync, rename."""
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
@@ -83,7 +86,7 @@ def _write_atomic(path: Path, data: dict[str, Any], sync_dir: bool = True) -> No
         Path(tmp).unlink(missing_ok=True)
         raise
     if sync_dir:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def _restrict(folder: Path) -> None:
@@ -93,7 +96,7 @@ def _restrict(folder: Path) -> None:
         folder.chmod(DIR_MODE)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -175,8 +178,8 @@ class Store:
             raise ValueError(f"bad conversation key {key!r}")
         return self.data_dir / "conversations" / f"{key}.json"
 
-    def _user_path(self, user_id: int) -> Path:
-        return self.data_dir / "users" / f"{int(user_id)}.json"
+    def _user_path(self, person: str) -> Path:
+        return self.data_dir / "users" / f"{people.file_stem(person)}.json"
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -201,7 +204,7 @@ class Store:
         waiting. False when a job with the same non-empty `dedupe` key was stored in the last
         SEEN_FOR seconds (Chat delivered the same post twice); then nothing is kept."""
         path = self._job_path(str(job["id"]))
-        _write_atomic(path, {**job, "done": False}, sync_dir=False)
+        write_atomic(path, {**job, "done": False}, sync_dir=False)
         if job.get("dedupe"):
             digest = hashlib.sha256(str(job["dedupe"]).encode()).hexdigest()[:40]
             try:  # created exclusively: of two deliveries at the same moment, one wins
@@ -211,7 +214,7 @@ class Store:
             except FileExistsError:
                 path.unlink(missing_ok=True)
                 return False
-        _fsync_dir(self._jobs)  # the job and its marker are on disk before the webhook's 200
+        fsync_dir(self._jobs)  # the job and its marker are on disk before the webhook's 200
         self._stored += 1
         if self._stored % PRUNE_EVERY == 0:
             self._forget_old_posts()
@@ -265,10 +268,10 @@ class Store:
                 current = json.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
                 return
-            _write_atomic(path, {**current, **rest}, sync_dir=False)
+            write_atomic(path, {**current, **rest}, sync_dir=False)
         if state and path.exists():  # a finished job gets no side record back
             side = path.with_suffix(".state")
-            _write_atomic(side, {**self._job_state(side), **state}, sync_dir=False)
+            write_atomic(side, {**self._job_state(side), **state}, sync_dir=False)
 
     def finish_job(self, job_id: str) -> None:
         """Forget the job and its text; its post id stays known for SEEN_FOR. The folder is not
@@ -361,43 +364,43 @@ class Store:
         with self._lock(path):
             path.unlink(missing_ok=True)
 
-    def forget_user(self, user_id: int, own: list[str]) -> int:
+    def forget_user(self, person: str) -> int:
         """Delete what a person said and was answered: the conversations that are theirs alone
-        (`own`, plus one-per-user channel ones) entirely, and their exchanges in shared ones.
-        Their usage stays: it is what their quota counts. Returns the exchanges removed."""
+        entirely, and their exchanges in shared ones, as each conversation's meta tells
+        (conversations.py). Their usage stays: it is what their quota counts. Returns the
+        exchanges removed."""
         removed = 0
         folder = self.data_dir / "conversations"
-        mine = {f"{key}.json" for key in own}
         for path in sorted(folder.glob("*.json")):
             if path.name.startswith(".tmp-"):
                 continue
-            if path.name in mine or path.stem.endswith(f"-u{int(user_id)}"):
+            meta = self.conversation_meta(path.stem)
+            if conversations.owner(meta) == person:
                 with self._lock(path):
                     with suppress(OSError, ValueError):
                         removed += len(json.loads(path.read_text(encoding="utf-8")).get("_default", {}))
                     path.unlink(missing_ok=True)
-                continue
-            if path.stem.startswith("ch-"):
+            elif conversations.is_shared(meta):
                 with self._db(path) as db:
-                    ids = [d.doc_id for d in db.all() if d.get("uid") == int(user_id)]
+                    ids = [d.doc_id for d in db.all() if d.get("uid") == person]
                     if ids:
                         db.remove(doc_ids=ids)
                         removed += len(ids)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return removed
 
     # -- users ------------------------------------------------------------------------------
 
-    def user(self, user_id: int) -> dict[str, Any]:
-        path = self._user_path(user_id)
+    def user(self, person: str) -> dict[str, Any]:
+        path = self._user_path(person)
         if not path.exists():
             return {}
         with self._db(path) as db:
             doc = db.table("profile").get(doc_id=1)
             return dict(doc) if doc else {}
 
-    def update_user(self, user_id: int, **fields: Any) -> None:
-        with self._db(self._user_path(user_id)) as db:
+    def update_user(self, person: str, **fields: Any) -> None:
+        with self._db(self._user_path(person)) as db:
             profile = db.table("profile")
             current = dict(profile.get(doc_id=1) or {})
             if all(current.get(k) == v for k, v in fields.items()):
@@ -406,8 +409,8 @@ class Store:
             profile.truncate()
             profile.insert(current)
 
-    def add_usage(self, user_id: int, day: str, prompt: int, completion: int) -> None:
-        with self._db(self._user_path(user_id)) as db:
+    def add_usage(self, person: str, day: str, prompt: int, completion: int) -> None:
+        with self._db(self._user_path(person)) as db:
             usage = db.table("usage")
             row = usage.get(Query().day == day)
             if row is None:
@@ -422,56 +425,60 @@ class Store:
                     doc_ids=[row.doc_id],
                 )
 
-    def usage(self, user_id: int) -> list[dict[str, Any]]:
+    def usage(self, person: str) -> list[dict[str, Any]]:
         """Per-day usage rows {"day", "prompt", "completion", "requests"}, oldest first."""
-        path = self._user_path(user_id)
+        path = self._user_path(person)
         if not path.exists():
             return []
         with self._db(path) as db:
             return sorted((dict(d) for d in db.table("usage").all()), key=lambda d: d["day"])
 
     def people(self) -> list[dict[str, Any]]:
-        """Everyone who has chatted: {"user_id", "profile", "usage", "seen"} (seen: the time
+        """Everyone who has chatted: {"person", "profile", "usage", "seen"} (seen: the time
         their file last changed), most recently seen first. For the settings page."""
         found = []
         for path in (self.data_dir / "users").glob("*.json"):
+            person = people.from_stem(path.stem)
             try:
-                user_id = int(path.stem)
                 seen = path.stat().st_mtime
-            except (ValueError, OSError):
+            except OSError:
+                continue
+            if person is None:
                 continue
             found.append(
                 {
-                    "user_id": user_id,
-                    "profile": self.user(user_id),
-                    "usage": self.usage(user_id),
+                    "person": person,
+                    "profile": self.user(person),
+                    "usage": self.usage(person),
                     "seen": seen,
                 }
             )
         return sorted(found, key=lambda p: -p["seen"])
 
-    def recent_usage(self, since: str) -> dict[int, dict[str, Any]]:
-        """Every user's usage from day `since` (ISO date) on: {user_id: {"username", "days":
+    def recent_usage(self, since: str) -> dict[str, dict[str, Any]]:
+        """Every person's usage from day `since` (ISO date) on: {person: {"username", "days":
         {day: tokens}}}. Files untouched since well before that day are skipped unread, so the
         dashboard stays cheap with many users who no longer chat."""
         folder = self.data_dir / "users"
         if not folder.is_dir():
             return {}
         cutoff = datetime.date.fromisoformat(since)
-        found: dict[int, dict[str, Any]] = {}
+        found: dict[str, dict[str, Any]] = {}
         for path in folder.glob("*.json"):
+            person = people.from_stem(path.stem)
             try:
-                user_id = int(path.stem)
                 changed = datetime.date.fromtimestamp(path.stat().st_mtime)
-            except (ValueError, OSError):
+            except OSError:
+                continue
+            if person is None:
                 continue
             if changed < cutoff - datetime.timedelta(days=1):
                 continue
             days = {
                 row["day"]: int(row.get("prompt", 0)) + int(row.get("completion", 0))
-                for row in self.usage(user_id)
+                for row in self.usage(person)
                 if row["day"] >= since
             }
             if days:
-                found[user_id] = {"username": self.user(user_id).get("username", ""), "days": days}
+                found[person] = {"username": self.user(person).get("username", ""), "days": days}
         return found

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import auth, export, i18n, limits, pages
+from app import auth, export, i18n, limits, pages, people
 from app.llm import OnText, Stop
 from app.settings import Values
 from app.worker import Job
@@ -52,15 +52,15 @@ class ChatStore(Protocol):
     def update_conversation_meta(self, key: str, **fields: Any) -> None: ...
     def conversations(self, prefix: str) -> list[dict[str, Any]]: ...
     def delete_conversation(self, key: str) -> None: ...
-    def update_user(self, user_id: int, **fields: Any) -> None: ...
+    def update_user(self, person: str, **fields: Any) -> None: ...
 
 
-def identity(session: auth.Session, values: Values) -> tuple[int, str]:
-    """The store's user id and the name for a web chat user: the id stored with the account,
-    unique among the accounts (settings assigns it). Negative ids never meet Chat's, which are
-    positive; the admin is limits.WEB_ADMIN."""
+def identity(session: auth.Session, values: Values) -> tuple[str, str, str]:
+    """The person, the name and the conversation keys' prefix of a web chat user. The prefix
+    holds the number stored with the account (unique among the accounts: settings assigns
+    it), as it did before people were named by strings, so existing chats keep their files."""
     if not session.user:
-        return limits.WEB_ADMIN, "admin"
+        return people.WEB_ADMIN, "admin", "web1-"
     account = next((a for a in values.webchat_users if a["name"] == session.user), None)
     if account is None:  # removed while this request was under way
         raise bottle.HTTPResponse(
@@ -68,7 +68,7 @@ def identity(session: auth.Session, values: Values) -> tuple[int, str]:
             401,
             {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"},
         )
-    return int(account["id"]), session.user
+    return people.of(people.WEB, session.user), session.user, f"web{-int(account['id'])}-"
 
 
 class WebChat:
@@ -87,7 +87,7 @@ class WebChat:
         self.policy = policy
         self.clock = clock
         self._running: dict[str, threading.Event] = {}
-        self._answering: dict[int, int] = {}  # answers being written, per account
+        self._answering: dict[str, int] = {}  # answers being written, per account
         self._lock = threading.Lock()
 
     def route(self, app: bottle.Bottle) -> None:
@@ -163,14 +163,13 @@ class WebChat:
 
     def page(self) -> str:
         session = pages.current_session()
-        _, name = identity(session, self.console.settings())
+        _, name, _ = identity(session, self.console.settings())
         t = self.site.translator()
         texts = json.dumps({k: t(k) for k in CHAT_TEXTS}, ensure_ascii=False).replace("<", "\\u003c")
         return self.site.page("chat", csrf=session.csrf, who=name, is_admin=not session.user, texts=texts)
 
     def _prefix(self) -> str:
-        user_id, _ = identity(pages.current_session(), self.console.settings())
-        return f"web{-user_id}-"
+        return identity(pages.current_session(), self.console.settings())[2]
 
     def _key(self, chat_id: str) -> str | None:
         return self._prefix() + chat_id if CHAT_ID.match(chat_id) else None
@@ -245,7 +244,7 @@ class WebChat:
     def send(self) -> Any:
         session = pages.current_session()
         values = self.console.settings()
-        user_id, name = identity(session, values)
+        person, name, _ = identity(session, values)
         fields = pages.form()
         key = self._key(fields.get("chat", ""))
         regenerate = fields.get("regenerate") == "1"
@@ -263,7 +262,7 @@ class WebChat:
         if len(question) > MAX_QUESTION:
             return pages.json_answer(413, ok=False, error=self.site.translator()("wc_too_long"))
         who, refusal = self.policy.admit(
-            values, user_id, name, lang, guest_notice="refused_guest_web", remind=False
+            values, person, name, lang, guest_notice="refused_guest_web", remind=False
         )
         if refusal is not None:
             return pages.json_answer(403, ok=False, error=refusal.text)
@@ -273,44 +272,44 @@ class WebChat:
         with self._lock:
             if key in self._running:
                 return pages.json_answer(409, ok=False, error=self.site.translator()("wc_busy"))
-            full = self._full(user_id)
+            full = self._full(person)
             if full:
                 bottle.response.set_header("Retry-After", str(CAP_RETRY))
                 return pages.json_answer(429, ok=False, error=full)
             self._running[key] = stop
-            self._answering[user_id] = self._answering.get(user_id, 0) + 1
+            self._answering[person] = self._answering.get(person, 0) + 1
         try:
-            refusal = self.policy.pace(values, who, user_id, lang)
+            refusal = self.policy.pace(values, who, person, lang)
             if refusal is not None:
-                self._done(key, user_id)
+                self._done(key, person)
                 return pages.json_answer(429, ok=False, error=refusal.text)
             if not self.store.conversation_meta(key).get("title"):
                 self.store.update_conversation_meta(key, title=" ".join(question.split())[:60])
-            job = Job(lane=key, conversation=key, user_id=user_id, username=name, text=question, lang=lang)
+            job = Job(lane=key, conversation=key, person=person, username=name, text=question, lang=lang)
             bottle.response.content_type = "text/event-stream; charset=utf-8"
             bottle.response.set_header("Cache-Control", "no-store")
             bottle.response.set_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold it back
             return self._stream(job, question, values, regenerate=regenerate, stop=stop, key=key)
         except Exception:
-            self._done(key, user_id)  # no answer started: its place is free again
+            self._done(key, person)  # no answer started: its place is free again
             raise
 
-    def _full(self, user_id: int) -> str:
+    def _full(self, person: str) -> str:
         """Why no further answer may start now (the page shows it), or "". Under self._lock."""
-        if self._answering.get(user_id, 0) >= ANSWERS_PER_ACCOUNT:
+        if self._answering.get(person, 0) >= ANSWERS_PER_ACCOUNT:
             return self.site.translator()("wc_own_cap", limit=ANSWERS_PER_ACCOUNT)
         if sum(self._answering.values()) >= ANSWERS_IN_ALL:
             return self.site.translator()("wc_all_cap")
         return ""
 
-    def _done(self, key: str, user_id: int) -> None:
+    def _done(self, key: str, person: str) -> None:
         with self._lock:
             self._running.pop(key, None)
-            left = self._answering.get(user_id, 0) - 1
+            left = self._answering.get(person, 0) - 1
             if left > 0:
-                self._answering[user_id] = left
+                self._answering[person] = left
             else:
-                self._answering.pop(user_id, None)
+                self._answering.pop(person, None)
 
     def _stream(
         self, job: Job, question: str, values: Values, *, regenerate: bool, stop: threading.Event, key: str
@@ -336,7 +335,7 @@ class WebChat:
                 log.exception("web chat answer failed")
                 events.put(("error", {"message": i18n.t(job.lang, "err_internal")}))
             finally:
-                self._done(key, job.user_id)
+                self._done(key, job.person)
 
         threading.Thread(target=work, name="webchat", daemon=True).start()
         return _events(events, stop)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class Job:
     lane: str  # jobs of one lane are handled in order, one at a time
     conversation: str
-    user_id: int
+    person: str  # people.py: "synology:4", "web:mei"
     username: str
     text: str
     kind: str = "message"  # message, command
@@ -38,6 +38,7 @@ class Job:
     sent: int = 0  # reply chunks already delivered
     lang: str = "en"
     channel: str = ""  # the channel integration it came from; its answer goes there
+    shared: bool = False  # a channel's shared conversation: each question carries its asker's name
     base_url: str = ""  # how Chat reached us, for links Chat must fetch (an export's file)
     file: str = ""  # a file_url to post with the reply
     # Set at start for a job whose answer was being posted when the bot stopped: the chunk in
@@ -235,7 +236,7 @@ class Dispatcher:
             return False
         except Exception:
             # A job that fails this way would fail again after a restart: drop it, loudly.
-            log.exception("unexpected error while handling a message from user %s", job.user_id)
+            log.exception("unexpected error while handling a message from user %s", job.person)
         return True
 
     def _defer(self, job: Job, reason: str, kind: str, message: str) -> None:
@@ -250,7 +251,7 @@ class Dispatcher:
         (log.error if first else log.info)(
             "could not %s for user %s yet (%s); trying again in %.0f s (try %d)",
             "deliver the answer" if reason == "chat" else "store what the message needs",
-            job.user_id,
+            job.person,
             message,
             delay,
             job.attempts,

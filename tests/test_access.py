@@ -198,9 +198,9 @@ def test_monthly_quota_and_a_personal_quota_from_the_profile(
     now = datetime.datetime.fromtimestamp(clock.wall()).date()
     first = (now.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
     assert told == f"You have used this month's quota of 20 tokens. It resets on {first.isoformat()}."
-    bot.runtime.store.update_user(4, limits={"monthly_tokens": 0})  # set on the settings page
+    bot.runtime.store.update_user("synology:4", limits={"monthly_tokens": 0})  # set on the settings page
     assert dm(bot, fake_chat, "unlimited now") == "Answer to: unlimited now"
-    bot.runtime.store.update_user(5, limits={"daily_tokens": 1, "monthly_tokens": 0})
+    bot.runtime.store.update_user("synology:5", limits={"daily_tokens": 1, "monthly_tokens": 0})
     dm(bot, fake_chat, "five", user_id=5)
     assert "today's quota of 1 tokens" in dm(bot, fake_chat, "five again", user_id=5)
 
@@ -284,13 +284,13 @@ def test_forget_deletes_the_persons_history_everywhere_but_keeps_usage(
         bot.in_channel(token, f"channel words of {name}", user_id=user, username=name)
         bot.idle()
     store = bot.runtime.store
-    usage_before = store.usage(4)
+    usage_before = store.usage("synology:4")
     assert "deleted 2 stored exchanges" in dm(bot, fake_chat, "/forget")
     assert store.history("dm-4") == []
     shared = next((bot.data_dir / "conversations").glob("ch-*.json"))
     remaining = json.loads(shared.read_text())["_default"]
     assert [e["name"] for e in remaining.values()] == ["bob"]
-    assert store.usage(4) == usage_before
+    assert store.usage("synology:4") == usage_before
     assert dm(bot, fake_chat, "/forget") == "I had nothing stored from your conversations."
     dm(bot, fake_chat, "what was my plan?")
     assert "my secret plan" not in json.dumps(fake_model.chat_requests()[-1])

@@ -190,7 +190,7 @@ def test_a_restart_resumes_delivery_after_the_last_chunk_sent(
             "id": "j1",
             "lane": "dm-4",
             "conversation": "dm-4",
-            "user_id": 4,
+            "person": "synology:4",
             "username": "alice",
             "text": "q",
             "kind": "message",

@@ -55,7 +55,7 @@ def stored_job(job_id: str, reply: str, **fields: Any) -> dict[str, Any]:
         "id": job_id,
         "lane": "dm-4",
         "conversation": "dm-4",
-        "user_id": 4,
+        "person": "synology:4",
         "username": "alice",
         "text": "q",
         "kind": "message",
@@ -77,13 +77,15 @@ def test_a_full_disk_keeps_both_acknowledged_messages_and_answers_them_in_order(
     data = bot.runtime.store
     real_update_user = data.update_user
     full = True
-    failed: list[int] = []
+    failed: list[str] = []
 
-    def update_user(user_id: int, **fields: Any) -> None:
+    def update_user(person: str, **fields: Any) -> None:
         if full:
-            failed.append(user_id)
-            raise OSError(errno.ENOSPC, "No space left on device", str(data.data_dir / "users" / "4.json"))
-        real_update_user(user_id, **fields)
+            failed.append(person)
+            raise OSError(
+                errno.ENOSPC, "No space left on device", str(data.data_dir / "users" / "synology.4.json")
+            )
+        real_update_user(person, **fields)
 
     data.update_user = update_user  # type: ignore[method-assign]
     assert bot.say("first question").status_code == 200
@@ -220,7 +222,7 @@ def test_the_restart_notice_only_where_a_post_went_out_or_was_in_flight(
     bot.runtime.stop()
     bot.runtime.store.add_job(stored_job("j1", "\n\n".join(CHUNKS), sent=0))
     bot.runtime.store.add_job(
-        stored_job("j2", "\n\n".join(CHUNKS), user_id=5, lane="dm-5", conversation="dm-5")
+        stored_job("j2", "\n\n".join(CHUNKS), person="synology:5", lane="dm-5", conversation="dm-5")
     )
     (bot.data_dir / "jobs" / "j2.state").write_text(json.dumps({"sent": 0, "posting": True}))
     bot.runtime = bot.make()

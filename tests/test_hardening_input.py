@@ -93,13 +93,13 @@ def test_people_form_with_odd_ids(admin: WebClient, ids: str, caplog: pytest.Log
 
 
 def test_names_match_exactly_and_only_ascii_ignores_case() -> None:
-    assert limits.listed(["Alice"], 9, "alice")
-    assert limits.listed(["@BOB"], 9, "bob") is False  # the @ is dropped when settings are parsed
-    assert limits.listed(["boßman"], 9, "bossman") is False
-    assert limits.listed(["BOSSMAN"], 9, "boßman") is False
-    assert limits.listed(["ǅemal"], 9, "ǆemal") is False  # no Unicode case folding
-    assert limits.listed(["ÉLODIE"], 9, "élodie") is False
-    assert limits.listed(["élodie"], 9, "élodie")
+    assert limits.listed(["Alice"], "synology:9", "alice")
+    assert limits.listed(["@BOB"], "synology:9", "bob") is False  # the @ is dropped when settings are parsed
+    assert limits.listed(["boßman"], "synology:9", "bossman") is False
+    assert limits.listed(["BOSSMAN"], "synology:9", "boßman") is False
+    assert limits.listed(["ǅemal"], "synology:9", "ǆemal") is False  # no Unicode case folding
+    assert limits.listed(["ÉLODIE"], "synology:9", "élodie") is False
+    assert limits.listed(["élodie"], "synology:9", "élodie")
 
 
 def test_casefold_lookalike_is_not_an_admin(make_bot: Callable[..., Bot], fake_chat: FakeChat) -> None:
@@ -121,13 +121,13 @@ def test_refused_webhooks_do_not_show_claimed_names(admin_bot: Bot, admin: WebCl
 
 def test_export_folders_never_shared() -> None:
     folders = {
-        export.folder_for("../../x", 4),
-        export.folder_for("x", 5),
-        export.folder_for("301", 6),
-        export.folder_for("", 301),
-        export.folder_for("alice-", 5),
-        export.folder_for("alice", -5),
-        export.folder_for("", -5),
+        export.folder_for("../../x", "synology:4"),
+        export.folder_for("x", "synology:5"),
+        export.folder_for("301", "synology:6"),
+        export.folder_for("", "synology:301"),
+        export.folder_for("alice-", "synology:5"),
+        export.folder_for("alice", "web:alice"),
+        export.folder_for("", "web:x"),
     }
     assert len(folders) == 7
     for folder in folders:
@@ -185,7 +185,14 @@ def test_a_second_process_exits_with_a_message_and_answers_nothing(
 def test_jobs_resume_only_after_the_port_is_bound(bot: Bot, fake_chat: FakeChat) -> None:
     """A server that cannot bind its port must not answer the stored jobs of the one that can."""
     bot.runtime.store.add_job(
-        {"id": "j1", "lane": "dm-4", "conversation": "dm-4", "user_id": 4, "username": "a", "text": "hi"}
+        {
+            "id": "j1",
+            "lane": "dm-4",
+            "conversation": "dm-4",
+            "person": "synology:4",
+            "username": "a",
+            "text": "hi",
+        }
     )
     bot.set(model="echo")  # answers at once, so a resumed job would be posted within the wait
     runtime = bot.make()

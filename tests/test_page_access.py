@@ -123,17 +123,17 @@ def test_the_people_table_shows_use_and_takes_own_quotas(
     assert "&lt;b&gt;bob&lt;/b&gt;" in page and "<b>bob</b>" not in page
     row = page[page.index('id="person-4"') : page.index("</tr>", page.index('id="person-4"'))]
     assert ">admin<" in row
-    used = sum(r["prompt"] + r["completion"] for r in admin_bot.runtime.store.usage(4))
+    used = sum(r["prompt"] + r["completion"] for r in admin_bot.runtime.store.usage("synology:4"))
     assert f'<td class="num">{used}</td>' in row
     answer = admin.post("/people", {"ids": "4,5", "daily_tokens-5": "100", "monthly_tokens-5": "0"})
     assert answer.status_code == 303 and answer.headers["Location"] == "/?msg=people_saved#people"
-    assert admin_bot.runtime.store.user(5)["limits"] == {"daily_tokens": 100, "monthly_tokens": 0}
-    assert admin_bot.runtime.store.user(4).get("limits") is None
+    assert admin_bot.runtime.store.user("synology:5")["limits"] == {"daily_tokens": 100, "monthly_tokens": 0}
+    assert admin_bot.runtime.store.user("synology:4").get("limits") is None
     wrong = admin.post("/people", {"ids": "4,5", "daily_tokens-5": "lots"})
     assert wrong.status_code == 400 and 'id="people-error-5"' in wrong.text and 'value="lots"' in wrong.text
-    assert admin_bot.runtime.store.user(5)["limits"]["daily_tokens"] == 100, "nothing saved"
+    assert admin_bot.runtime.store.user("synology:5")["limits"]["daily_tokens"] == 100, "nothing saved"
     assert admin.post("/people", {"ids": "5", "daily_tokens-5": ""}).status_code == 303
-    assert admin_bot.runtime.store.user(5)["limits"] is None, "empty: the general quota again"
+    assert admin_bot.runtime.store.user("synology:5")["limits"] is None, "empty: the general quota again"
     assert admin.post("/people", {"ids": "5"}, csrf=False).status_code == 403
 
 

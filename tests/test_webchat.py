@@ -197,9 +197,7 @@ def test_the_bots_limits_apply_to_web_accounts_not_the_admin(
         assert list(events(admin.send("abcdefgh08", "admin " * 30)))[-1][1]["notice"] is False
 
 
-def test_the_entry_policy_is_the_webhooks_one(
-    chat_bot: Bot, mei: ChatClient, fake_model: FakeOpenAI
-) -> None:
+def test_the_entry_policy_is_the_webhooks_one(chat_bot: Bot, mei: ChatClient, fake_model: FakeOpenAI) -> None:
     """Pause, access lists and their sentences are the same as in Synology Chat: a paused bot
     answers no web account (only the admin), and a guest is told how to be let in."""
     asked = len(fake_model.requests)

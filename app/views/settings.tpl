@@ -149,8 +149,8 @@
         <td>{{t('role_' + p['role'])}}</td>
         <td class="num">{{p['today']}}</td>
         <td class="num">{{p['month']}}</td>
-        <td><input name="daily_tokens-{{uid}}" aria-label="{{t('own_daily')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('daily_tokens-%d' % uid, '' if p['daily'] is None else p['daily'])}}" placeholder="{{t('general')}}"></td>
-        <td><input name="monthly_tokens-{{uid}}" aria-label="{{t('own_monthly')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('monthly_tokens-%d' % uid, '' if p['monthly'] is None else p['monthly'])}}" placeholder="{{t('general')}}"></td>
+        <td><input name="daily_tokens-{{uid}}" aria-label="{{t('own_daily')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('daily_tokens-%s' % uid, '' if p['daily'] is None else p['daily'])}}" placeholder="{{t('general')}}"></td>
+        <td><input name="monthly_tokens-{{uid}}" aria-label="{{t('own_monthly')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('monthly_tokens-%s' % uid, '' if p['monthly'] is None else p['monthly'])}}" placeholder="{{t('general')}}"></td>
       </tr>
       % if uid in people_errors:
       <tr><td colspan="6" class="field-error" id="people-error-{{uid}}">{{people_errors[uid]}}</td></tr>
