@@ -307,6 +307,39 @@ def test_a_whole_web_chat_in_the_browser(
     expect(page.locator("#chat-list a")).to_have_count(1)
 
 
+def test_the_last_frame_wins_over_a_late_paint(
+    make_bot: Callable[..., Bot], page: Page, fake_model: FakeOpenAI, admin_hash: str
+) -> None:
+    """A busy machine or a background tab runs animation frames late: the answer's last frames
+    (done, stopped, a notice) arrive before the paint of the tokens before them. That paint
+    must not put the streamed text back over the final answer and its "(stopped)" mark (CI on
+    two cores lost the mark this way)."""
+    from app import auth
+
+    bot = make_bot(
+        admin_password=admin_hash, webchat_users=[{"name": "mei", "hash": auth.hash_password(PASSWORD)}]
+    )
+    page.add_init_script(
+        "window.requestAnimationFrame = (paint) => setTimeout(() => paint(performance.now()), 400);"
+    )
+    fake_model.reply = lambda messages: "word " * 300
+    fake_model.chunk_delay = 0.02
+    page.goto(bot.url + "/chat")
+    page.fill("#name", "mei")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#empty-chat")).to_be_visible()
+    page.fill("#input", "a long answer please")
+    page.press("#input", "Enter")
+    expect(page.locator(".msg.assistant .body").first).to_have_text(re.compile(r"(word ){5}"))
+    with page.expect_response("**/api/chat/stop", timeout=10_000):
+        page.click("#stop", timeout=5_000)
+    expect(page.locator(".stopped")).to_have_text("(stopped)")
+    page.wait_for_timeout(1_000)  # longer than the late paint
+    expect(page.locator(".stopped")).to_have_count(1)
+    expect(page.locator("#send")).to_be_visible()
+
+
 def test_the_web_chat_on_a_phone_in_chinese(
     make_bot: Callable[..., Bot], browser: Browser, fake_model: FakeOpenAI, admin_hash: str
 ) -> None:

@@ -150,8 +150,13 @@
     setBusy(true);
     let streamed = "";
     let pending = false;
+    let finished = false;
+    // Tokens are painted once per animation frame. A late frame (a busy machine, a background
+    // tab) can fire after the last event: it must not put the streamed text back over the
+    // final answer, its notice or its "(stopped)" mark.
     const paint = () => {
       pending = false;
+      if (finished) return;
       show(body, streamed);
       scrollDown();
     };
@@ -182,6 +187,7 @@
             streamed += frame.data.t;
             if (!pending) { pending = true; requestAnimationFrame(paint); }
           } else if (frame.event === "done") {
+            finished = true;
             turn.assistant = frame.data.text;
             turn.notice = frame.data.notice && !frame.data.stopped;
             show(body, frame.data.text || streamed, turn.notice);
@@ -192,6 +198,7 @@
               body.appendChild(mark);
             }
           } else if (frame.event === "error") {
+            finished = true;
             turn.assistant = frame.data.message;
             turn.notice = true;
             show(body, frame.data.message, true);
@@ -199,6 +206,7 @@
         }
       }
     } catch (error) {
+      finished = true;
       show(body, T.wc_error, true);
     } finally {
       body.classList.remove("streaming");
