@@ -29,7 +29,6 @@ from typing import TextIO
 from app import (
     __version__,
     auth,
-    chat,
     checks,
     config,
     gate,
@@ -38,14 +37,17 @@ from app import (
     pages,
     settings,
     store,
-    synology,
     web,
     worker,
 )
+from app import (
+    bot as answering,
+)
 from app.datalock import DataLock
-from app.downloads import Downloads
 from app.llm import Model, ModelFactory, is_configured
 from app.monitor import Monitor
+from app.platforms import http, registry
+from app.platforms.synology import wire as synology
 from app.server import Server
 from app.webchat import WebChat
 
@@ -137,23 +139,22 @@ def build(
     models = model_factory or ModelFactory()
 
     def model_for(values: settings.Values) -> Model:
-        return models.get(chat.model_config(values))
+        return models.get(answering.model_config(values))
 
     def save(changes: dict[str, object], remove: tuple[str, ...] = ()) -> None:
         data.save_settings(settings.storable(changes), remove)
 
     monitor = Monitor()
-    files = Downloads()
-    echoes = gate.Echoes()
     chat_client = sender or synology.ChatClient()
-    delivery = chat.ChatDelivery(
-        chat_client,
-        data,
+    platforms = registry.build(
+        synology_sender=chat_client,
+        store=data,
         on_error=lambda kind, text: monitor.error("chat", kind, text),
-        echoes=echoes,
         clock=clock,
     )
-    bot = chat.Bot(data, live, model_for, delivery, save=save, files=files, clock=clock, observer=monitor)
+    bot = answering.Bot(
+        data, live, model_for, registry.Deliveries(platforms), save=save, clock=clock, observer=monitor
+    )
     dispatcher = worker.Dispatcher(
         data, bot.handle, workers=cfg.workers, max_pending=queue_limit, problems=monitor, clock=clock
     )
@@ -165,21 +166,21 @@ def build(
         usage=data.recent_usage,
         test_model=lambda values: checks.test_model(values, make=models.make),
         test_chat=lambda values, user_id: checks.test_chat(values, chat_client, user_id),
-        model_ready=lambda values: is_configured(chat.model_config(values)),
+        model_ready=lambda values: is_configured(answering.model_config(values)),
         people=data.people,
         set_limits=lambda person, own: data.update_user(person, limits=own),
         setup_code=auth.new_setup_code(),
     )
-    doorman = gate.Gate(bot, echoes, clock=monotonic)
+    doorman = gate.Gate(bot, clock=monotonic)
     app = web.create_app(
         live,
         gate=doorman,
         queue=dispatcher,
         console=console,
-        files=files,
+        platforms=platforms,
         web_chat=lambda site: WebChat(site, bot, data, doorman.policy, clock),
     )
-    server = Server(app, cfg.host, cfg.port, max_body=web.MAX_BODY, headers=web.SECURITY_HEADERS)
+    server = Server(app, cfg.host, cfg.port, max_body=http.MAX_BODY, headers=web.SECURITY_HEADERS)
     return Runtime(cfg, data, live, dispatcher, server, console, DataLock(cfg.data_dir))
 
 

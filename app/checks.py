@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from app.chat import model_config, redact
+from app.bot import model_config, redact
 from app.llm import EchoModel, Model, ModelConfig, ModelError, OpenAIModel, is_configured
+from app.platforms.synology.wire import ChatError
 from app.settings import Values
-from app.synology import ChatError
 
 PROMPT = "Reply with one short friendly sentence to confirm you are working."
 TEST_TIMEOUT = 60.0  # the page waits for this; a cold local model may need most of it

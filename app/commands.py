@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app import conversations, export, i18n, limits, people, settings
-from app.downloads import Downloads
+from app.platforms.base import Attachment
 from app.settings import Values
 from app.worker import Job
 
@@ -23,6 +23,7 @@ KNOWN = IMMEDIATE | ORDERED
 ASKING = {"/ask", "/retry"}  # commands that end in a model call
 ADMIN_ONLY = {"/pause", "/resume"}  # /model and /persona only when given an argument
 MAX_PERSONA = 4000
+MAX_ATTACHMENT = 8 * 1024 * 1024  # bytes; a bigger export is saved to export_dir only
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]{0,30})(?:\s|$)")
 
 
@@ -63,13 +64,11 @@ class Commands:
         store: History,
         save: Callable[[dict[str, Any]], None],
         ask: Callable[[Job, str, Values, bool], str],
-        files: Downloads | None,
         clock: Callable[[], float],
     ) -> None:
         self._store = store
         self._save = save
         self._ask = ask
-        self._files = files
         self._clock = clock
 
     def run(self, command: str, job: Job, values: Values) -> str:
@@ -163,9 +162,9 @@ class Commands:
                 replies.append(i18n.t(job.lang, "export_saved", count=len(history), path=str(path)))
             except OSError as exc:
                 replies.append(i18n.t(job.lang, "export_failed", reason=exc.strerror or type(exc).__name__))
-        key = self._files.add(name, text.encode()) if self._files and job.base_url else None
-        if key:
-            job.file = f"{job.base_url}/files/{key}/{name}"
+        content = text.encode()
+        if len(content) <= MAX_ATTACHMENT:  # each platform decides how the file reaches the person
+            job.attachments = [Attachment(name, "text/markdown; charset=utf-8", content).to_dict()]
             replies.append(i18n.t(job.lang, "export_attached", count=len(history)))
         return "\n".join(replies) or i18n.t(job.lang, "export_nowhere")
 

@@ -19,8 +19,10 @@ from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, auth, chart, checks, integrations, limits, pagetext, people, settings, synology
+from app import __version__, auth, chart, checks, limits, pagetext, people, settings
 from app.monitor import Monitor
+from app.platforms.synology import integrations
+from app.platforms.synology import wire as synology
 from app.settings import Values
 from app.worker import Waiting
 

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from app import auth, integrations
+from app import auth
+from app.platforms.synology import integrations
 
 ENV_PREFIX = "SYNOCHATGPT_"
 

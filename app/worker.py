@@ -40,7 +40,8 @@ class Job:
     channel: str = ""  # the channel integration it came from; its answer goes there
     shared: bool = False  # a channel's shared conversation: each question carries its asker's name
     base_url: str = ""  # how Chat reached us, for links Chat must fetch (an export's file)
-    file: str = ""  # a file_url to post with the reply
+    # Files going with the reply (platforms.base.Attachment.to_dict), stored with it.
+    attachments: list[dict[str, str]] = dataclasses.field(default_factory=list)
     # Set at start for a job whose answer was being posted when the bot stopped: the chunk in
     # flight may or may not have reached Chat, so the user is told it may come twice.
     interrupted: bool = False

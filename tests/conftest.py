@@ -15,7 +15,7 @@ import requests
 from app import auth, config
 from app.__main__ import Runtime, build
 from app.llm import ModelFactory, OpenAIModel
-from app.synology import ChatClient
+from app.platforms.synology.wire import ChatClient
 from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
 from tests.webclient import ADMIN_PASSWORD, WebClient

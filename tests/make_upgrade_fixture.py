@@ -17,14 +17,12 @@ the test points at its own fakes. Everything else is byte for byte what 0.1.0 wr
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ RELEASE = "6efb302"  # 0.1.0
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TARGET = ROOT / "tests" / "fixtures" / "data-0.1.0"
 
-# What the fixture holds, named once; tests/test_upgrade.py states the same values.
+# What the fixture holds, named once; tests/test_upgrade.py imports them from here.
 API_KEY = "sk-test-key-0123456789abcdef"
 BOT_TOKEN = "Tk" * 32
 TEAM_TOKEN = "TeamOutgoingToken0123456789"
@@ -48,62 +46,71 @@ SLASH_TOKEN = "SlashToken0123456789abcd"
 ADMIN_PASSWORD = "correct horse battery staple"
 WENDY_PASSWORD = "wendy's web chat password"
 WALTER_PASSWORD = "walter's web chat password"
+WENDY, WALTER = ("wendy", WENDY_PASSWORD), ("walter", WALTER_PASSWORD)
 SYSTEM_PROMPT = "You are the fixture's assistant. Keep answers short."
 PERSONA = "You are a storage expert."
 # Stored URLs point at these instead of the fakes' random ports; the test replaces them.
 PLACEHOLDERS = {"model": "127.0.0.1:1", "bot": "127.0.0.1:2", "team": "127.0.0.1:3", "help": "127.0.0.1:4"}
 
 ALICE, BOB, CAROL, ERIN, FRANK = 4, 5, 6, 9, 10
+# The settings form's fields for a channel to add, in the order save_settings takes them.
+NEW_CHANNEL = ("ch-new-name", "ch-new-token", "ch-new-url", "ch-new-context", "ch-new-triggers")
+SETUP_CODE = re.compile(r"setup code ([2-9A-Z]{4}-[2-9A-Z]{4})")
+
+
+def start_fakes() -> dict[str, Any]:
+    """The fake model and three fake Synology Chats: the bot's and channels team's and help's."""
+    from tests.fake_chat import FakeChat
+    from tests.fake_openai import FakeOpenAI
+
+    return {
+        "model": FakeOpenAI(api_key=API_KEY).start(),
+        **{name: FakeChat(BOT_TOKEN, min_interval=0.1).start() for name in ("bot", "team", "help")},
+    }
+
+
+def ports_of(fakes: dict[str, Any]) -> dict[str, int | None]:
+    """Each fake's port, by the names of PLACEHOLDERS."""
+    return {
+        "model": urlsplit(fakes["model"].url).port,
+        **{name: urlsplit(fakes[name].url()).port for name in ("bot", "team", "help")},
+    }
+
+
+def message(
+    token: str,
+    user_id: int,
+    username: str,
+    text: str,
+    post_id: str,
+    *,
+    channel: tuple[str, str] | None = None,
+) -> dict[str, str]:
+    """A message's form as Chat posts it: a direct message from the bot integration, or, with
+    `channel` (its id and name), a channel message from an outgoing webhook."""
+    fields = {"token": token, "user_id": str(user_id), "username": username, "post_id": post_id}
+    fields |= {"thread_id": "0", "timestamp": str(int(time.time() * 1000)), "text": text}
+    if channel:
+        channel_id, name = channel
+        fields |= {"channel_id": channel_id, "channel_name": name, "channel_type": "1", "trigger_word": ""}
+    return fields
 
 
 class Server:
-    """0.1.0's `python -m app serve` as a child process; its log is collected."""
+    """0.1.0's `python -m app serve`: tests/test_process.Process, run from the extracted code."""
 
     def __init__(self, code: Path, data_dir: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
-        env["PYTHONPATH"] = str(code)
-        # cwd is the extracted code: `-m app` would otherwise find the current app/ first.
-        self.proc = subprocess.Popen(
-            [
-                str(PYTHON),
-                "-m",
-                "app",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-            ],
-            cwd=code,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.url = self._wait(r"listening on (http://[\d.]+:\d+)")
-        self.setup_code = self._wait(r"setup code ([2-9A-Z]{4}-[2-9A-Z]{4})")
+        from tests.test_process import Process
+
+        # cwd and PYTHONPATH are the extracted code: `-m app` would otherwise find the current app/.
+        self.process = Process(data_dir, {"PYTHONPATH": str(code)}, "serve", cwd=code, python=PYTHON)
+        self.proc = self.process.proc
+        self.url = self.process.url
+        wait_until(lambda: SETUP_CODE.search(self.process.log()), "0.1.0's setup code")
+        found = SETUP_CODE.search(self.process.log())
+        assert found is not None
+        self.setup_code = found.group(1)
         self.posts = iter(range(25769803788, 10**12))
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def _wait(self, pattern: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.lines:
-                found = re.search(pattern, line)
-                if found:
-                    return found.group(1)
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise SystemExit("0.1.0 did not start as expected:\n" + "".join(self.lines))
 
     def webhook(self, fields: dict[str, str]) -> dict[str, Any]:
         answer = requests.post(self.url + "/webhook", data=fields, timeout=10)
@@ -114,35 +121,12 @@ class Server:
 
     def dm(self, user_id: int, username: str, text: str) -> dict[str, Any]:
         """A direct message as Chat's bot integration posts it."""
-        return self.webhook(
-            {
-                "token": BOT_TOKEN,
-                "user_id": str(user_id),
-                "username": username,
-                "post_id": str(next(self.posts)),
-                "thread_id": "0",
-                "timestamp": str(int(time.time() * 1000)),
-                "text": text,
-            }
-        )
+        return self.webhook(message(BOT_TOKEN, user_id, username, text, str(next(self.posts))))
 
     def channel(self, token: str, name: str, user_id: int, username: str, text: str) -> dict[str, Any]:
         """A channel message as an outgoing webhook posts it."""
-        return self.webhook(
-            {
-                "token": token,
-                "channel_id": "7" if name == "team" else "8",
-                "channel_name": name,
-                "channel_type": "1",
-                "user_id": str(user_id),
-                "username": username,
-                "post_id": str(next(self.posts)),
-                "thread_id": "0",
-                "timestamp": str(int(time.time() * 1000)),
-                "text": text,
-                "trigger_word": "",
-            }
-        )
+        channel = ("7" if name == "team" else "8", name)
+        return self.webhook(message(token, user_id, username, text, str(next(self.posts)), channel=channel))
 
 
 def expect(answer: requests.Response, status: int, what: str) -> requests.Response:
@@ -160,54 +144,50 @@ def configure(server: Server, fakes: dict[str, Any]) -> Any:
     expect(admin.get("/setup"), 200, "setup page")
     fields = {"code": server.setup_code, "password": ADMIN_PASSWORD, "confirm": ADMIN_PASSWORD}
     expect(admin.post("/setup", fields), 303, "first-run setup")
-    expect(admin.get("/"), 200, "settings page")
-    form = admin.settings_form()
-    form.update(
-        {
-            "openai_base_url": fakes["model"].url,
-            "openai_api_key": API_KEY,
-            "model": "fake-model",
-            "temperature": "0.3",
-            "system_prompt": SYSTEM_PROMPT,
-            "context_tokens": "6000",
-            "request_timeout": "20",
-            "max_retries": "1",
-            "bot_incoming_url": fakes["bot"].url(),
-            "bot_token": BOT_TOKEN,
-            "language": "en",
-            "access": "listed",
-            # Each list has a bare id and a user name.
-            "allowed_users": "5\ncarol\n10\nwendy\nwalter",
-            "blocked_users": "77\nmallory",
-            "admin_users": "4\nerin",
-            "questions_per_minute": "30",
-            "monthly_tokens": "900000",
-            "slash_tokens": SLASH_TOKEN,
-            "ch-new-name": "team",
-            "ch-new-token": TEAM_TOKEN,
-            "ch-new-url": fakes["team"].channel_url(TEAM_INCOMING),
-            "ch-new-context": "shared",
-            "ch-new-triggers": "@ai",
-            "account-name": "wendy",
-            "account-password": WENDY_PASSWORD,
-        }
-    )
-    expect(admin.post("/settings", form), 303, "saving the settings")
-    expect(admin.get("/"), 200, "settings page")
-    form = admin.settings_form()
-    form.update(
-        {
-            "ch-new-name": "help",
-            "ch-new-token": HELP_TOKEN,
-            "ch-new-url": fakes["help"].channel_url(HELP_INCOMING),
-            "ch-new-context": "per_user",
-            "ch-new-triggers": "",
-            "account-name": "walter",
-            "account-password": WALTER_PASSWORD,
-        }
-    )
-    expect(admin.post("/settings", form), 303, "adding the second channel and account")
+    general = {
+        "openai_base_url": fakes["model"].url,
+        "openai_api_key": API_KEY,
+        "model": "fake-model",
+        "temperature": "0.3",
+        "system_prompt": SYSTEM_PROMPT,
+        "context_tokens": "6000",
+        "request_timeout": "20",
+        "max_retries": "1",
+        "bot_incoming_url": fakes["bot"].url(),
+        "bot_token": BOT_TOKEN,
+        "language": "en",
+        "access": "listed",
+        # Each list has a bare id and a user name.
+        "allowed_users": "5\ncarol\n10\nwendy\nwalter",
+        "blocked_users": "77\nmallory",
+        "admin_users": "4\nerin",
+        "questions_per_minute": "30",
+        "monthly_tokens": "900000",
+        "slash_tokens": SLASH_TOKEN,
+    }
+    team = fakes["team"].channel_url(TEAM_INCOMING)
+    save_settings(admin, "saving the settings", general, ("team", TEAM_TOKEN, team, "shared", "@ai"), WENDY)
+    help_ = fakes["help"].channel_url(HELP_INCOMING)
+    what = "adding the second channel and account"
+    save_settings(admin, what, {}, ("help", HELP_TOKEN, help_, "per_user", ""), WALTER)
     return admin
+
+
+def save_settings(
+    admin: Any,
+    what: str,
+    fields: dict[str, str],
+    channel: tuple[str, str, str, str, str],
+    account: tuple[str, str],
+) -> None:
+    """The settings form as the page has it, with `fields` changed, one channel added (name,
+    outgoing token, incoming URL, context, trigger words) and one web chat account (name, password)."""
+    expect(admin.get("/"), 200, "settings page")
+    form = admin.settings_form()
+    form.update(fields)
+    form.update(zip(NEW_CHANNEL, channel, strict=True))
+    form.update({"account-name": account[0], "account-password": account[1]})
+    expect(admin.post("/settings", form), 303, what)
 
 
 def set_quotas(admin: Any, own: dict[str, str]) -> None:
@@ -373,9 +353,6 @@ Usage is counted per day: all rows are dated {day}; the test moves them to the d
 def main() -> int:
     # Run as a file, this script sees tests/ on sys.path, not the repository with tests/.
     sys.path.insert(0, str(ROOT))
-    from tests.fake_chat import FakeChat
-    from tests.fake_openai import FakeOpenAI
-
     with tempfile.TemporaryDirectory(prefix="synochatgpt-0.1.0-") as tmp:
         code, data_dir = Path(tmp) / "code", Path(tmp) / "data"
         code.mkdir()
@@ -383,12 +360,7 @@ def main() -> int:
             ["git", "archive", RELEASE, "app"], cwd=ROOT, check=True, capture_output=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
-        fakes: dict[str, Any] = {
-            "model": FakeOpenAI(api_key=API_KEY).start(),
-            "bot": FakeChat(BOT_TOKEN, min_interval=0.1).start(),
-            "team": FakeChat(BOT_TOKEN, min_interval=0.1).start(),
-            "help": FakeChat(BOT_TOKEN, min_interval=0.1).start(),
-        }
+        fakes = start_fakes()
         server = Server(code, data_dir)
         try:
             fill(server, fakes, data_dir)
@@ -396,10 +368,7 @@ def main() -> int:
             if server.proc.poll() is None:
                 server.proc.kill()
                 server.proc.wait()
-        ports = {
-            "model": urlsplit(fakes["model"].url).port,
-            **{k: urlsplit(fakes[k].url()).port for k in ("bot", "team", "help")},
-        }
+        ports = ports_of(fakes)
         for fake in fakes.values():
             fake.stop()
         files = copy_out(data_dir, ports)

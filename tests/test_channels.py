@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from app import integrations, settings
+from app import settings
+from app.platforms.synology import integrations
 from tests.conftest import BOT_TOKEN, Bot
 from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI

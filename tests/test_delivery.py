@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.synology import ChatClient, ChatError
+from app.platforms.synology.wire import ChatClient, ChatError
 from app.text import size
 from tests.conftest import BOT_TOKEN, Bot
 from tests.fake_chat import FakeChat, make_certificate

@@ -29,12 +29,20 @@ ROOT = Path(__file__).resolve().parent.parent
 class Process:
     """The server in a child process; stderr is collected in the background."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str], *args: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str],
+        *args: str,
+        cwd: Path = ROOT,
+        python: str | Path = sys.executable,
+    ) -> None:
+        # cwd and python are there for another release's code (tests/make_upgrade_fixture.py).
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
         full_env.update(env)
         self.proc = subprocess.Popen(
             [
-                sys.executable,
+                str(python),
                 "-m",
                 "app",
                 *args,
@@ -45,7 +53,7 @@ class Process:
                 "--data-dir",
                 str(data_dir),
             ],
-            cwd=ROOT,
+            cwd=cwd,
             env=full_env,
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -15,9 +15,9 @@ import pytest
 
 from app import config, log, settings, store
 from app.__main__ import LiveSettings
-from app.chat import build_messages, command_of, estimate_tokens
+from app.bot import build_messages, command_of, estimate_tokens
 from app.llm import strip_thinking
-from app.synology import (
+from app.platforms.synology.wire import (
     BadRequest,
     expected_token,
     parse_inbound,

@@ -8,6 +8,7 @@ which 0.1.0 wrote and which never changes, is read to prepare its copy."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import html
 import json
@@ -20,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -28,24 +28,34 @@ import requests
 from app import i18n
 from tests.fake_chat import FakeChat, Post
 from tests.fake_openai import FakeOpenAI
+
+# The values tests/make_upgrade_fixture.py gave 0.1.0 (see the fixture's MANIFEST.md).
+from tests.make_upgrade_fixture import (
+    ALICE,
+    BOB,
+    BOT_TOKEN,
+    CAROL,
+    ERIN,
+    FRANK,
+    HELP_INCOMING,
+    HELP_TOKEN,
+    PERSONA,
+    PLACEHOLDERS,
+    SLASH_TOKEN,
+    SYSTEM_PROMPT,
+    TEAM_INCOMING,
+    TEAM_TOKEN,
+    WALTER_PASSWORD,
+    WENDY_PASSWORD,
+    message,
+    ports_of,
+    start_fakes,
+)
 from tests.test_process import Process
 from tests.webclient import ADMIN_PASSWORD, WebClient
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "data-0.1.0"
-# The values tests/make_upgrade_fixture.py gave 0.1.0 (see the fixture's MANIFEST.md).
-API_KEY = "sk-test-key-0123456789abcdef"
-BOT_TOKEN = "Tk" * 32
-TEAM_TOKEN = "TeamOutgoingToken0123456789"
-TEAM_INCOMING = "TeamIncomingToken0123456789"
-HELP_TOKEN = "HelpOutgoingToken0123456789"
-HELP_INCOMING = "HelpIncomingToken0123456789"
-SLASH_TOKEN = "SlashToken0123456789abcd"
-WENDY_PASSWORD = "wendy's web chat password"
-WALTER_PASSWORD = "walter's web chat password"
-SYSTEM_PROMPT = "You are the fixture's assistant. Keep answers short."
-PERSONA = "You are a storage expert."
-PLACEHOLDERS = {"model": "127.0.0.1:1", "bot": "127.0.0.1:2", "team": "127.0.0.1:3", "help": "127.0.0.1:4"}
-ALICE, BOB, CAROL, ERIN, FRANK, MALLORY, EVE, TRENT = 4, 5, 6, 9, 10, 66, 77, 99
+MALLORY, EVE, TRENT = 66, 77, 99
 
 # The settings page's fields as 0.1.0 was given them (numbers compared as numbers).
 PAGE_FIELDS = {
@@ -80,12 +90,7 @@ def answer_to(messages: list[dict[str, str]]) -> str:
 
 @pytest.fixture
 def fakes() -> Iterator[dict[str, Any]]:
-    servers: dict[str, Any] = {
-        "model": FakeOpenAI(api_key=API_KEY).start(),
-        "bot": FakeChat(BOT_TOKEN, min_interval=0.1).start(),
-        "team": FakeChat(BOT_TOKEN, min_interval=0.1).start(),
-        "help": FakeChat(BOT_TOKEN, min_interval=0.1).start(),
-    }
+    servers = start_fakes()
     servers["team"].channel_url(TEAM_INCOMING)  # registers the channel's incoming token
     servers["help"].channel_url(HELP_INCOMING)
     yield servers
@@ -94,13 +99,17 @@ def fakes() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def started() -> Iterator[list[Process]]:
-    processes: list[Process] = []
-    yield processes
-    for process in processes:
-        if process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
+def start() -> Iterator[Callable[[Path], Process]]:
+    """Starts the current code on a data folder; whatever is still running at the end is killed."""
+    with contextlib.ExitStack() as running:
+
+        def started(data: Path) -> Process:
+            process = Process(data, {})
+            running.callback(process.proc.wait)
+            running.callback(process.proc.kill)  # does nothing to a process that has ended
+            return process
+
+        yield started
 
 
 def prepare(tmp_path: Path, fakes: dict[str, Any]) -> Path:
@@ -109,10 +118,7 @@ def prepare(tmp_path: Path, fakes: dict[str, Any]) -> Path:
     the day the fixture was made (quotas and the People table count by day and month)."""
     data = tmp_path / "data"
     shutil.copytree(FIXTURE, data, ignore=shutil.ignore_patterns("MANIFEST.md"))
-    ports = {
-        "model": urlsplit(fakes["model"].url).port,
-        **{name: urlsplit(fakes[name].url()).port for name in ("bot", "team", "help")},
-    }
+    ports = ports_of(fakes)
     today = datetime.date.today().isoformat()
     for path in data.rglob("*.json"):
         text = path.read_text(encoding="utf-8")
@@ -152,15 +158,7 @@ _POST_IDS = iter(range(900_000_000_000, 10**13))
 
 
 def dm(url: str, user_id: int, username: str, text: str, post_id: str = "") -> dict[str, Any]:
-    fields = {
-        "token": BOT_TOKEN,
-        "user_id": str(user_id),
-        "username": username,
-        "post_id": post_id or str(next(_POST_IDS)),
-        "thread_id": "0",
-        "timestamp": str(int(time.time() * 1000)),
-        "text": text,
-    }
+    fields = message(BOT_TOKEN, user_id, username, text, post_id or str(next(_POST_IDS)))
     answer = requests.post(url + "/webhook", data=fields, timeout=10)
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
@@ -168,19 +166,8 @@ def dm(url: str, user_id: int, username: str, text: str, post_id: str = "") -> d
 
 
 def in_channel(url: str, token: str, user_id: int, username: str, text: str) -> dict[str, Any]:
-    fields = {
-        "token": token,
-        "channel_id": "7",
-        "channel_name": "team" if token == TEAM_TOKEN else "help",
-        "channel_type": "1",
-        "user_id": str(user_id),
-        "username": username,
-        "post_id": str(next(_POST_IDS)),
-        "thread_id": "0",
-        "timestamp": str(int(time.time() * 1000)),
-        "text": text,
-        "trigger_word": "",
-    }
+    channel = ("7", "team" if token == TEAM_TOKEN else "help")
+    fields = message(token, user_id, username, text, str(next(_POST_IDS)), channel=channel)
     answer = requests.post(url + "/webhook", data=fields, timeout=10)
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
@@ -331,7 +318,7 @@ def snapshot(data: Path) -> dict[str, bytes]:
 
 
 def test_a_0_1_0_data_folder_loses_nothing(
-    tmp_path: Path, fakes: dict[str, Any], started: list[Process]
+    tmp_path: Path, fakes: dict[str, Any], start: Callable[[Path], Process]
 ) -> None:
     model: FakeOpenAI = fakes["model"]
     bot, team, help_ = fakes["bot"], fakes["team"], fakes["help"]
@@ -345,8 +332,7 @@ def test_a_0_1_0_data_folder_loses_nothing(
 
     model.reply = held
     data = prepare(tmp_path, fakes)
-    server = Process(data, {})
-    started.append(server)
+    server = start(data)
     url = server.url
 
     # The jobs 0.1.0 acknowledged go to the model with their conversation's history (and the
@@ -471,21 +457,19 @@ def test_a_0_1_0_data_folder_loses_nothing(
 
 
 def test_a_second_start_changes_nothing_and_loses_nothing(
-    tmp_path: Path, fakes: dict[str, Any], started: list[Process]
+    tmp_path: Path, fakes: dict[str, Any], start: Callable[[Path], Process]
 ) -> None:
     model: FakeOpenAI = fakes["model"]
     bot = fakes["bot"]
     data = prepare(tmp_path, fakes)
-    first = Process(data, {})
-    started.append(first)
+    first = start(data)
     posts_to(bot, lambda p: p.user_ids == [ALICE])
     posts_to(fakes["team"], lambda p: "summarise" in p.text)
     posts_to(fakes["help"], lambda p: "did not work" in p.text)
     assert first.stop()[0] == 0, first.log()
     before = snapshot(data)
 
-    second = Process(data, {})
-    started.append(second)
+    second = start(data)
     assert "0 message(s) resumed" in second.log(), "a job was left behind, or taken up twice"
     time.sleep(0.5)
     after = snapshot(data)

@@ -18,10 +18,16 @@ from urllib.parse import parse_qs
 import requests
 import urllib3
 
-from app.integrations import expected_token, token_from_url, token_matches
+from app.platforms.http import BadRequest
+from app.platforms.synology.integrations import expected_token, token_from_url, token_matches
 from app.text import size, split_message
 
-__all__ = ["expected_token", "token_from_url", "token_matches"]  # the token rules, for callers here
+__all__ = [
+    "BadRequest",
+    "expected_token",
+    "token_from_url",
+    "token_matches",
+]  # the token rules, for callers here
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +39,6 @@ SEND_TIMEOUT = 30.0  # DSM 7 was seen taking over 10 s to answer a post it did d
 def split(text: str) -> list[str]:
     """The posts an answer becomes in Chat."""
     return split_message(text, MAX_CHARS)
-
-
-class BadRequest(ValueError):
-    """The request is not a Chat message we can use; the text says what is wrong."""
-
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 @dataclasses.dataclass(frozen=True)

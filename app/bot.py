@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from app import conversations, i18n, limits, people
+from app import conversations, i18n, limits
 from app.commands import IMMEDIATE, ORDERED, Commands, History, command_of
-from app.downloads import Downloads
 from app.llm import (
     CUT_TIME,
     Model,
@@ -23,12 +22,12 @@ from app.llm import (
     is_configured,
     strip_thinking,
 )
+from app.platforms.base import Message
 from app.settings import Values
-from app.synology import ChatError, split
-from app.worker import Job, RetryLater
+from app.worker import Job
 
 log = logging.getLogger(__name__)
-__all__ = ["Bot", "ChatDelivery", "History", "build_messages", "command_of", "estimate_tokens"]
+__all__ = ["Bot", "History", "build_messages", "command_of", "estimate_tokens"]
 
 
 class Observer(Protocol):
@@ -103,7 +102,6 @@ class Bot:
         deliver: Deliver,
         *,
         save: Callable[[dict[str, Any]], None] | None = None,
-        files: Downloads | None = None,
         clock: Callable[[], float] = time.time,
         observer: Observer | None = None,
     ) -> None:
@@ -113,24 +111,14 @@ class Bot:
         self._model = model
         self._deliver = deliver
         self._clock = clock
-        self.commands = Commands(store, save or (lambda changes: None), self.ask, files, clock)
+        self.commands = Commands(store, save or (lambda changes: None), self.ask, clock)
 
     # -- accepting ---------------------------------------------------------------------------
 
-    def job_for(
-        self,
-        person: str,
-        username: str,
-        text: str,
-        dedupe: str,
-        conversation: str,
-        *,
-        channel: str = "",
-        shared: bool = False,
-        base_url: str = "",
-    ) -> Job:
-        """Turn an accepted Chat message into a job, choosing its lane. A channel's answer goes
-        to that channel; everything else to the person, from the bot."""
+    def job_for(self, message: Message, text: str) -> Job:
+        """Turn an accepted message into a job, choosing its lane: commands that answer at once
+        do not wait behind a question the model is still answering."""
+        conversation = message.conversation
         command = command_of(text)
         if command in IMMEDIATE or (command and command not in ORDERED):
             lane = f"{conversation}:now"
@@ -141,14 +129,14 @@ class Bot:
         return Job(
             lane=lane,
             conversation=conversation,
-            person=person,
-            username=username,
+            person=message.person,
+            username=message.username,
             text=text,
             kind=kind,
-            dedupe=dedupe,
-            channel=channel,
-            shared=shared,
-            base_url=base_url,
+            dedupe=message.dedupe,
+            channel=message.channel,
+            shared=message.shared,
+            base_url=message.base_url,
         )
 
     def _language(self, values: Values, person: str, text: str) -> str:
@@ -169,7 +157,7 @@ class Bot:
             # the user's file.
             job.lang = self._language(values, job.person, job.text)
             job.reply = self._answer(job, values)
-            self._store.update_job(job.id, reply=job.reply, file=job.file, lang=job.lang)
+            self._store.update_job(job.id, reply=job.reply, attachments=job.attachments, lang=job.lang)
         self._deliver(job, job.reply, values)
 
     def quick_reply(self, job: Job, values: Values) -> str:
@@ -396,141 +384,3 @@ def cut_note(lang: str, cut: str, values: Values) -> str:
     if cut == CUT_TIME:
         return i18n.t(lang, "answer_cut_time", took=took(lang, float(values.answer_timeout)))
     return i18n.t(lang, "answer_cut_length", limit=f"{int(values.max_answer_chars):,}")
-
-
-class Sender(Protocol):
-    def send(
-        self,
-        url: str,
-        text: str,
-        *,
-        user_id: int | None = None,
-        verify: bool | str = True,
-        start: int = 0,
-        on_sent: Callable[[int], None] | None = None,
-        file_url: str = "",
-    ) -> int: ...
-
-
-class Echoes(Protocol):
-    def remember(self, channel: str, texts: Sequence[str]) -> None: ...
-
-
-class ChatDelivery:
-    """Posts an answer: to the person through the bot's incoming URL, or into the channel the
-    question came from through that channel's incoming webhook, naming the asker. Progress is
-    recorded on the job, so a restart resumes after the last chunk that went out. When Chat
-    cannot be reached it raises worker.RetryLater, for delivery_retry_hours, then gives up."""
-
-    def __init__(
-        self,
-        sender: Sender,
-        store: History,
-        on_error: Callable[[str, str], None] | None = None,
-        echoes: Echoes | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._sender = sender
-        self._store = store
-        self._on_error = on_error
-        self._echoes = echoes
-        self._clock = clock
-
-    def __call__(self, job: Job, text: str, values: Values) -> None:
-        user_id: int | None = int(people.local(job.person))
-        if job.channel:
-            channel = next((c for c in values.channels if c.name == job.channel), None)
-            if channel is None:
-                self._fail(job, "config", f"the channel {job.channel} is no longer configured")
-                return
-            url, user_id = channel.incoming_url, None
-            text = f"@{job.username or job.person}\n{text}"
-            if self._echoes:  # before posting: Chat may hand our own post back at once
-                self._echoes.remember(channel.name, split(text))
-        else:
-            url = values.bot_incoming_url
-            if not url:
-                self._fail(job, "config", "bot_incoming_url is not set, so the answer cannot be posted")
-                return
-        verify: bool | str = values.ca_bundle or bool(values.tls_verify)
-        try:
-            self._post_all(job, url, text, user_id, verify)
-        except ChatError as exc:  # its text never holds the URL or the token
-            if exc.kind not in TRANSIENT:
-                self._fail(job, exc.kind, str(exc))
-                return
-            hours = float(values.delivery_retry_hours)
-            if job.failing_since and self._clock() - job.failing_since >= hours * 3600:
-                self._fail(job, exc.kind, f"given up after trying for {hours:g} h: {exc}")
-                return
-            raise RetryLater(exc.kind, str(exc)) from None
-
-    def _post_all(self, job: Job, url: str, text: str, user_id: int | None, verify: bool | str) -> None:
-        def progress(count: int) -> None:
-            job.sent = count  # first: a failed write below is retried from the right chunk
-            job.attempts, job.failing_since = 0, 0.0  # the retry deadline counts from progress
-            self._store.update_job(job.id, sent=count, attempts=0, failing_since=0.0)
-
-        total = len(split(text))
-        if not job.posting:
-            # A stop from here on may leave a post half done: the restart says so.
-            job.posting = True
-            self._store.update_job(job.id, posting=True)
-        if job.interrupted and job.sent < total:
-            # Part of the answer went out before the restart, and the chunk in flight then may
-            # have arrived: say so, rather than silently sending it a second time or not at all.
-            self._post_once(job, url, i18n.t(job.lang, "resent"), user_id, verify)
-            job.interrupted = False
-        while job.sent < total:
-            try:
-                try:
-                    self._sender.send(
-                        url,
-                        text,
-                        user_id=user_id,
-                        verify=verify,
-                        start=job.sent,
-                        on_sent=progress,
-                        file_url=job.file,
-                    )
-                except ChatError as exc:
-                    if exc.kind != "file":
-                        raise
-                    # Chat could not download the file (it cannot reach us at that address): the
-                    # text still goes, with a word on why nothing is attached.
-                    log.warning("Chat could not fetch the file for user %s: %s", job.person, exc)
-                    note = f"{text}\n\n{i18n.t(job.lang, 'file_not_fetched')}"
-                    self._sender.send(
-                        url, note, user_id=user_id, verify=verify, start=job.sent, on_sent=progress
-                    )
-                return
-            except ChatError as exc:
-                if exc.kind != "timeout":
-                    raise
-                # The chunk may have reached Chat (DSM can be slow to answer a post it made):
-                # it counts as sent rather than going out twice, and the rest follows.
-                self._report(job, exc.kind, str(exc))
-                progress(job.sent + 1)
-
-    def _post_once(self, job: Job, url: str, text: str, user_id: int | None, verify: bool | str) -> None:
-        try:
-            self._sender.send(url, text, user_id=user_id, verify=verify)
-        except ChatError as exc:
-            if exc.kind != "timeout":
-                raise
-            self._report(job, exc.kind, str(exc))
-
-    def _fail(self, job: Job, kind: str, message: str) -> None:
-        log.error("could not deliver the answer to user %s: %s", job.person, message)
-        if self._on_error:
-            self._on_error(kind, message)
-
-    def _report(self, job: Job, kind: str, message: str) -> None:
-        log.error("a post to user %s may not have arrived: %s", job.person, message)
-        if self._on_error:
-            self._on_error(kind, message)
-
-
-# Failures that pass by themselves: the NAS rebooting or updating, Chat restarting (connection
-# refused or reset, HTTP 5xx), or Chat's rate limit. Any other refusal is definite.
-TRANSIENT = frozenset({"unreachable", "too_fast"})

@@ -20,6 +20,7 @@ class File:
     name: str
     content: bytes
     expires: float
+    mime: str = "application/octet-stream"
 
 
 class Downloads:
@@ -29,7 +30,7 @@ class Downloads:
         self._files: dict[str, File] = {}
         self._lock = threading.Lock()
 
-    def add(self, name: str, content: bytes) -> str | None:
+    def add(self, name: str, content: bytes, mime: str = "application/octet-stream") -> str | None:
         """The file's key (256 random bits), or None when it is too large to offer."""
         if len(content) > MAX_BYTES:
             return None
@@ -39,7 +40,7 @@ class Downloads:
             self._files = {k: f for k, f in self._files.items() if f.expires > now}
             while len(self._files) >= MAX_FILES:
                 self._files.pop(next(iter(self._files)))
-            self._files[key] = File(name, content, now + self._lifetime)
+            self._files[key] = File(name, content, now + self._lifetime, mime)
         return key
 
     def get(self, key: str) -> File | None:
