@@ -248,7 +248,11 @@ def test_export_writes_markdown_and_attaches_it(
     assert oct(saved.stat().st_mode & 0o777) == "0o640"
     post = fake_chat.posts[-1]
     assert post.file is not None and post.file.decode() == text, "Chat fetched the same file"
-    assert requests.get(post.file_url, timeout=5).status_code == 200
+    fetched = requests.get(post.file_url, timeout=5)
+    assert fetched.status_code == 200 and fetched.content == post.file
+    # The attachment's own type, carried from the command through the job: not guessed from
+    # the name, never text/html.
+    assert fetched.headers["Content-Type"] == "text/markdown; charset=utf-8"
     wrong = post.file_url.rsplit("/", 2)[0] + "/other.md"
     assert requests.get(wrong, timeout=5).status_code == 404
 

@@ -1,0 +1,116 @@
+"""What each chat platform provides to the contract test (tests/test_contract.py): canned
+inbound payloads as the real platform sends them, with what must become of each; the posts its
+fake server received; its error codes and the kinds they must map to. A new platform adds one
+class here, with its fake server and fixtures, and one entry in CASES."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+import requests
+
+from app import checks, settings
+from app.platforms.base import Limits
+from app.platforms.synology.platform import SynologyChat
+from tests.conftest import BOT_TOKEN, Bot, fast_client
+from tests.fake_chat import FakeChat
+
+# What must become of a canned inbound message:
+ANSWERED = "answered"  # acknowledged at once, then the model's answer reaches the platform
+AT_ONCE = "at_once"  # answered in the HTTP reply itself; the model is not asked
+IGNORED = "ignored"  # not for the bot: a success, no answer, no model call
+REFUSED = "refused"  # an HTTP error (a wrong token, a bad body); nothing stored, nothing asked
+
+
+@dataclasses.dataclass(frozen=True)
+class Canned:
+    label: str
+    send: Callable[[Bot], requests.Response]
+    expect: str
+    says: str = ""  # for ANSWERED: a piece of the answer's text; for AT_ONCE: of the reply
+
+
+class Case(Protocol):
+    name: str
+    limits: Limits
+    error_kinds: ClassVar[dict[int, str]]  # the platform's error codes and the kinds they must give
+
+    def start(self, make_bot: Callable[..., Bot]) -> Bot: ...
+    def canned(self) -> list[Canned]: ...
+    def posts(self) -> list[str]: ...
+    def ask(self, bot: Bot, question: str) -> requests.Response: ...
+    def live_check(self, bot: Bot, code: int) -> checks.Result: ...
+
+
+TEAM = "T" * 64
+SLASH = "S" * 64
+
+
+class SynologyCase:
+    name = "synology"
+    limits = SynologyChat.limits
+    # Written out from shared/reference/synology-chat.md, not read from wire.py: the test must
+    # be able to catch a wrong table.
+    error_kinds: ClassVar[dict[int, str]] = {
+        404: "token", 117: "file", 407: "payload", 120: "payload", 101: "payload", 800: "payload",
+        410: "too_long", 411: "too_fast", 102: "api", 103: "api", 104: "api",
+    }  # fmt: skip
+
+    def __init__(self, fake: FakeChat) -> None:
+        self.fake = fake
+
+    def start(self, make_bot: Callable[..., Bot]) -> Bot:
+        return make_bot(
+            channels=[
+                {
+                    "name": "team",
+                    "outgoing_token": TEAM,
+                    "incoming_url": self.fake.channel_url("in" + TEAM),
+                    "context": "shared",
+                    "triggers": ["@ai"],
+                }
+            ],
+            slash_tokens=[SLASH],
+        )
+
+    def canned(self) -> list[Canned]:
+        def form(**fields: Any) -> Callable[[Bot], requests.Response]:
+            def send(bot: Bot) -> requests.Response:
+                base = {"user_id": "4", "username": "alice", "timestamp": str(int(time.time() * 1000))}
+                return bot.post({**base, "post_id": str(next(bot.post_ids)), **fields})
+
+            return send
+
+        return [
+            Canned("a direct message", form(token=BOT_TOKEN, text="what is RAID?"), ANSWERED, "RAID?"),
+            Canned("a channel message with its trigger", form(token=TEAM, text="@ai hi", trigger_word="@ai"),
+                   ANSWERED, "alice: hi"),
+            Canned("a channel message without a trigger", form(token=TEAM, text="lunch?"), IGNORED),
+            Canned("a slash command answered at once", form(token=SLASH, text="/help"), AT_ONCE, "/ask"),
+            Canned("a direct message with a wrong token", form(token="W" * 64, text="hi"), REFUSED),
+            Canned("a message without a token", form(text="hi"), REFUSED),
+            Canned("a body that is no form", lambda bot: bot.post(b"\xff\xfe{", headers={
+                "Content-Type": "application/json"}), REFUSED),
+            Canned("a user id that is no number", form(token=BOT_TOKEN, user_id="4; rm", text="hi"), REFUSED),
+        ]  # fmt: skip
+
+    def posts(self) -> list[str]:
+        return self.fake.texts()
+
+    def ask(self, bot: Bot, question: str) -> requests.Response:
+        return bot.say(question)
+
+    def live_check(self, bot: Bot, code: int) -> checks.Result:
+        self.fake.script.append({"code": code})
+        values = settings.resolve(bot.runtime.store.settings(), {})
+        return checks.test_chat(values, fast_client(), 4)
+
+
+def cases(fake_chat: FakeChat) -> dict[str, Case]:
+    return {"synology": SynologyCase(fake_chat)}
+
+
+CASES = ("synology",)
