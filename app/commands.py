@@ -1,4 +1,4 @@
-"""The bot's commands: what each one says and changes. Questions to the model are chat.py's;
+"""The bot's commands: what each one says and changes. Questions to the model are bot.py's;
 /ask and /retry hand theirs back to it through `ask`."""
 
 from __future__ import annotations

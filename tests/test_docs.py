@@ -119,6 +119,27 @@ def test_the_boundary_check_sees_a_platform_import() -> None:
     assert "app.platforms.synology.wire" in _beyond_the_interface("pages")
 
 
+ARCHITECTURE = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_is_on_the_map(module: str) -> None:
+    path = module.replace(".", "/") + ".py"
+    assert f"`{path}`" in ARCHITECTURE, f"ARCHITECTURE.md has no line for app/{path}"
+
+
+def test_every_module_on_the_map_exists() -> None:
+    named = set(re.findall(r"`([\w/.]+\.py)`", ARCHITECTURE))
+    assert len(named) > len(MODULES) // 2
+    for path in named:
+        where = ROOT / path if path.startswith(("app/", "tests/")) else ROOT / "app" / path
+        assert where.is_file(), f"ARCHITECTURE.md names {path}, which does not exist"
+
+
+def test_the_readme_points_to_the_map() -> None:
+    assert "ARCHITECTURE.md" in README
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_nothing_runs_on_import(module: str) -> None:
     """Module level holds only imports, definitions, constants and the __main__ guard."""

@@ -2,7 +2,7 @@
 gate, limits, store, worker, llm) knows a platform only through what is here; everything a
 platform knows (its wire format, tokens and signatures, "is this for me", its HTTP answers,
 its limits, how a reply and a file reach a person, its settings and live check) stays in its
-own folder, app/platforms/<name>/. docs/architecture.md says how to add one.
+own folder, app/platforms/<name>/. ARCHITECTURE.md says how to add one.
 
 A platform turns what arrives into a Message (or refuses it itself: a wrong token, an echo of
 the bot's own post, a message not addressed to it), hands it to the gate, shapes the gate's
@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # for annotations only: the seam must not import the core at 
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """What a platform takes in one post, as data: the core splits and paces by it."""
+    """What a platform takes in one post, as data: its delivery splits (text.split_message) and
+    paces by it, and the contract test holds it to them."""
 
     chars: int  # per post, in UTF-16 units (text.size): the strictest way any platform counts
     interval: float  # seconds between two posts to one place
@@ -104,7 +105,7 @@ class Wiring:
 
 
 class Platform(Protocol):
-    """One chat platform. Registered in app/platforms/__init__.py."""
+    """One chat platform. Registered in app/platforms/registry.py."""
 
     name: str  # the people.py prefix and the settings section: "synology"
     label: str  # "Synology Chat", for the settings page and logs
