@@ -67,9 +67,7 @@ class LiveSettings:
 
     def __call__(self) -> settings.Values:
         values = settings.resolve(self._store.settings(), self._from_env)
-        # The token inside the incoming URL is a secret of its own, even when bot_token is empty.
-        derived = synology.token_from_url(values.bot_incoming_url) if values.bot_incoming_url else ""
-        self.secrets = [*values.secrets(), *([derived] if derived else [])]
+        self.secrets = values.secrets()
         return values
 
 

@@ -21,7 +21,6 @@ import bottle
 
 from app import __version__, auth, chart, checks, limits, pagetext, people, settings
 from app.monitor import Monitor
-from app.platforms.synology import integrations
 from app.platforms.synology import wire as synology
 from app.settings import Values
 from app.worker import Waiting
@@ -324,7 +323,7 @@ def channel_rows(value: tuple[Any, ...], shown: list[dict[str, Any]] | None) -> 
 def read_tokens(fields: Mapping[str, str], current: tuple[str, ...]) -> list[str]:
     """Slash tokens: the stored ones not ticked for removal, plus any pasted."""
     keep = [t for i, t in enumerate(current) if not fields.get(f"remove-slash-{i}")]
-    return keep + integrations.split_list(fields.get("slash_tokens") or "")
+    return keep + settings.split_list(fields.get("slash_tokens") or "")
 
 
 def read_accounts(fields: Mapping[str, str], current: tuple[dict[str, str], ...]) -> tuple[list[Any], str]:

@@ -11,39 +11,19 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from app import auth
-from app.platforms.synology import integrations
+from app.declare import ENV_PREFIX, Custom, Invalid, Setting, split_list
+from app.declare import PROBLEMS as CORE_PROBLEMS
+from app.platforms import registry
 
-ENV_PREFIX = "SYNOCHATGPT_"
+__all__ = ["ENV_PREFIX", "Custom", "Invalid", "Setting", "split_list"]
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant answering in Synology Chat. Be concise. "
     "Answer in the language the user writes in."
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    name: str
-    # str, text, int, float, bool, url, choice, path, password (stored as a hash), list (of
-    # names or ids), tokens (a list of secrets), channels (integrations.Channel objects)
-    kind: str
-    default: Any
-    help: str
-    group: str
-    secret: bool = False
-    required: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()  # further environment variable names, weaker than `env`
-    label: str = ""
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper()
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -168,26 +148,6 @@ SETTINGS: tuple[Setting, ...] = (
         label="Hide the model's reasoning",
         help="Remove <think>…</think> reasoning (DeepSeek-R1, Qwen3 and others) from replies.",
     ),
-    # Synology Chat
-    Setting(
-        "bot_incoming_url",
-        "url",
-        "",
-        group="chat",
-        label="Bot incoming URL",
-        secret=True,
-        help="The bot's incoming URL exactly as Synology Chat shows it (Integration > Bots); it "
-        "contains method=chatbot and the bot's token.",
-    ),
-    Setting(
-        "bot_token",
-        "str",
-        "",
-        group="chat",
-        label="Bot token",
-        secret=True,
-        help="The bot's token. Taken from the incoming URL when left empty.",
-    ),
     Setting(
         "delivery_retry_hours",
         "float",
@@ -199,23 +159,7 @@ SETTINGS: tuple[Setting, ...] = (
         help="How long an answer that cannot be posted (the NAS restarting, Chat down) is "
         "retried, with growing pauses and across restarts, before it is given up.",
     ),
-    Setting(
-        "tls_verify",
-        "bool",
-        True,
-        group="advanced",
-        label="Verify the NAS's HTTPS certificate",
-        help="Check the NAS's HTTPS certificate when sending to Synology Chat. Turn off only for "
-        "a NAS with a self-signed certificate on a trusted network; prefer ca_bundle.",
-    ),
-    Setting(
-        "ca_bundle",
-        "path",
-        "",
-        group="advanced",
-        label="CA certificate file",
-        help="PEM file with the certificate authority that signed the NAS's certificate.",
-    ),
+    *registry.SETTINGS,  # each chat platform's own, declared in its folder
     # Behaviour
     Setting(
         "language",
@@ -321,29 +265,6 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=10**11,
         help="Tokens one person may use per calendar month; 0 means no limit.",
     ),
-    # Channels and slash commands
-    Setting(
-        "channels",
-        "channels",
-        (),
-        group="channels",
-        label="Channels",
-        secret=True,
-        help="Channels the bot answers in: for each, an outgoing webhook (its token) and that "
-        "channel's incoming webhook (its URL, with method=incoming). In the environment, a JSON "
-        'list: [{"name": "team", "outgoing_token": "…", "incoming_url": "…", "context": '
-        '"shared", "triggers": ["@ai"]}].',
-    ),
-    Setting(
-        "slash_tokens",
-        "tokens",
-        (),
-        group="channels",
-        label="Slash command tokens",
-        secret=True,
-        help="The token of each Synology Chat slash command that points at this server (for "
-        "example /ask). In the environment, separated by commas.",
-    ),
     # The web chat's accounts, each with its own history and limits.
     Setting(
         "webchat_users",
@@ -377,50 +298,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-# Why a value is refused: a key the page translates, and the English the CLI and logs print.
-PROBLEMS: dict[str, str] = {
-    "required": "is required",
-    "url": "must be an http:// or https:// address",
-    "url_incoming": "is a channel's incoming-webhook URL (method=incoming); paste the bot's incoming "
-    "URL, which contains method=chatbot",
-    "url_chatbot": "must be the bot's incoming URL as Chat shows it, with method=chatbot and token=…",
-    "choice": "must be one of {choices}",
-    "bool": "must be true or false",
-    "int": "must be a whole number",
-    "number": "must be a number",
-    "finite": "must be a finite number",
-    "range": "must be between {low} and {high}",
-    "pw_short": f"must be at least {auth.MIN_PASSWORD} characters long",
-    "pw_long": f"must be at most {auth.MAX_PASSWORD} characters long",
-    "unknown": "is not a setting",
-    "list_entry": "has an entry that is too long or contains a space: {entry}",
-    "token": "has a token that is too long or contains a space",
-    "account_name": "has a name that is empty, too long, 'admin', or contains a space, comma, colon or "
-    "slash: {name}",
-    "account_twice": "has the name {name} twice",
-    "account_password": "needs a password of at least 8 characters for {name}",
-    "ch_json": "must be a JSON list of objects with name, outgoing_token and incoming_url",
-    "ch_count": "can hold at most {max} channels",
-    "ch_name": "channel {n} needs a name",
-    "ch_name_long": "channel {name} has a name longer than 64 characters",
-    "ch_token": "channel {name} needs the outgoing webhook's token",
-    "ch_url": "channel {name} needs the channel's incoming webhook URL (with method=incoming and token=…)",
-    "ch_context": "channel {name}: context must be shared or per_user",
-    "ch_triggers": "channel {name}: trigger words must be single words (at most 20, 40 characters each)",
-    "ch_same_name": "two channels are called {name}",
-    "ch_same_token": "channel {name} has the same outgoing token as another one",
-    "fixed": "is fixed by the environment variable {env}",
-}
-
-
-class Invalid(ValueError):
-    """A value a setting refuses. str() is the English sentence; `key` and `params` let the
-    settings page say it in the reader's language."""
-
-    def __init__(self, key: str, **params: str) -> None:
-        super().__init__(PROBLEMS[key].format(**params))
-        self.key = key
-        self.params = params
+# Every problem's English, the core's and each platform's (the page has a translation of each).
+PROBLEMS: dict[str, str] = {**CORE_PROBLEMS, **registry.PROBLEMS}
 
 
 class SettingsError(ValueError):
@@ -449,11 +328,8 @@ def parse(setting: Setting, raw: Any) -> Any:
         return _parse_list(setting, raw)
     if setting.kind == "accounts":
         return _parse_accounts(raw)
-    if setting.kind == "channels":
-        try:
-            return integrations.parse_channels(raw)
-        except integrations.Problem as exc:
-            raise Invalid(exc.key, **exc.params) from None
+    if setting.custom and setting.custom.parse:
+        return setting.custom.parse(raw)
     if setting.kind in ("str", "text", "path", "url", "choice"):
         value = "" if raw is None else str(raw)
         value = value if setting.kind == "text" else value.strip()
@@ -462,9 +338,11 @@ def parse(setting: Setting, raw: Any) -> Any:
                 raise Invalid("required")
             return ""
         if setting.kind == "url":
-            _check_url(setting, value)
+            _check_url(value)
         if setting.kind == "choice" and value not in setting.choices:
             raise Invalid("choice", choices=", ".join(setting.choices))
+        if setting.custom and setting.custom.check:
+            setting.custom.check(value)
         return value
     if setting.kind == "bool":
         if isinstance(raw, bool):
@@ -487,7 +365,7 @@ def _parse_list(setting: Setting, raw: Any) -> tuple[str, ...]:
     a leading @ on a name is dropped, as people paste names the way Chat shows them."""
     if raw is None:
         return ()
-    items = integrations.split_list(raw) if isinstance(raw, str) else [str(v).strip() for v in raw]
+    items = split_list(raw) if isinstance(raw, str) else [str(v).strip() for v in raw]
     if setting.kind == "list":
         items = [item.lstrip("@").strip() for item in items]
     clean = tuple(dict.fromkeys(item for item in items if item))
@@ -519,7 +397,7 @@ def _parse_accounts(raw: Any) -> tuple[dict[str, Any], ...]:
         return ()
     if isinstance(raw, str):
         pairs = []
-        for item in integrations.split_list(raw):
+        for item in split_list(raw):
             name, _, password = item.partition(":")
             pairs.append({"name": name.strip(), "password": password})
         raw = pairs
@@ -563,17 +441,10 @@ def _fmt(number: float | None) -> str:
     return "" if number is None else (f"{number:g}" if isinstance(number, float) else str(number))
 
 
-def _check_url(setting: Setting, value: str) -> None:
+def _check_url(value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid("url")
-    if setting.name == "bot_incoming_url":
-        query = parse_qs(parts.query)
-        method = query.get("method", [""])[0]
-        if method == "incoming":
-            raise Invalid("url_incoming")
-        if method != "chatbot" or not query.get("token", [""])[0].strip('"'):
-            raise Invalid("url_chatbot")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -597,14 +468,12 @@ class Values:
             value = self.values.get(setting.name)
             if not setting.secret or not value:
                 continue
-            if setting.kind == "tokens":
+            if setting.custom and setting.custom.secrets:
+                found += setting.custom.secrets(value)
+            elif setting.kind == "tokens":
                 found += [str(v) for v in value]
             elif setting.kind == "accounts":
                 found += [a["hash"] for a in value]
-            elif setting.kind == "channels":
-                for channel in value:
-                    found += [channel.outgoing_token, channel.incoming_url]
-                    found.append(integrations.token_from_url(channel.incoming_url))
             else:
                 found.append(str(value))
         return [s for s in found if s]
@@ -692,8 +561,8 @@ def masked(setting: Setting, value: Any) -> str:
         return ", ".join(value) if value else "(not set)"
     if setting.kind == "tokens":
         return f"({len(value)} set)" if value else "(not set)"
-    if setting.kind == "channels":
-        return f"({len(value)}: {', '.join(c.name for c in value)})" if value else "(not set)"
+    if setting.custom and setting.custom.show:
+        return setting.custom.show(value) if value else "(not set)"
     if setting.kind == "accounts":
         return f"({len(value)}: {', '.join(a['name'] for a in value)})" if value else "(not set)"
     if not setting.secret:
@@ -707,11 +576,12 @@ def masked(setting: Setting, value: Any) -> str:
 
 
 def storable(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Parsed values as JSON can hold them: lists for tuples, objects for channels."""
+    """Parsed values as JSON can hold them: lists for tuples, a platform's objects its way."""
     out: dict[str, Any] = {}
     for name, value in changes.items():
-        is_list = isinstance(value, tuple)
-        out[name] = (
-            [v.to_dict() if isinstance(v, integrations.Channel) else v for v in value] if is_list else value
-        )
+        setting = BY_NAME.get(name)
+        if setting and setting.custom and setting.custom.store:
+            out[name] = setting.custom.store(value)
+        else:
+            out[name] = list(value) if isinstance(value, tuple) else value
     return out

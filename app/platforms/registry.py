@@ -1,20 +1,29 @@
-"""The chat platforms this server answers on, and the delivery that sends a job's reply
-through the platform its person writes from. Adding a platform adds one line here."""
+"""The chat platforms this server answers on: each one's settings (read by settings.py, so
+they load with it and stay pure) and its running part (built by build(), when the app is
+wired), and the delivery that sends a job's reply through the platform its person writes
+from. Adding a platform adds a line to each list here."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from app import people
-from app.platforms.base import Platform
-from app.platforms.synology.delivery import Progress, Sender
-from app.platforms.synology.platform import SynologyChat
-from app.settings import Values
-from app.worker import Job
+from app.platforms.synology import settings as synology_settings
+
+if TYPE_CHECKING:
+    from app.platforms.base import Platform
+    from app.platforms.synology.delivery import Progress, Sender
+    from app.settings import Values
+    from app.worker import Job
 
 log = logging.getLogger(__name__)
+
+# In the settings page's order; names and environment variables as each platform declares them.
+SETTINGS = (*synology_settings.SETTINGS,)
+PROBLEMS = {**synology_settings.PROBLEMS}
 
 
 def build(
@@ -24,6 +33,10 @@ def build(
     on_error: Callable[[str, str], None],
     clock: Callable[[], float] = time.time,
 ) -> list[Platform]:
+    # Imported here, not above: settings.py reads this module's SETTINGS, and a platform's
+    # running part imports the worker and the settings in turn.
+    from app.platforms.synology.platform import SynologyChat  # noqa: PLC0415
+
     return [SynologyChat(synology_sender, store, on_error=on_error, clock=clock)]
 
 

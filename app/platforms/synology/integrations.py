@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from app.declare import split_list
+
 CONTEXTS = ("shared", "per_user")
 MAX_CHANNELS = 50
 MAX_TRIGGERS = 20
 
 
 class Problem(ValueError):
-    """Why a channel list is refused: a key settings.PROBLEMS knows, and its parameters."""
+    """Why a channel list is refused: a key of settings.PROBLEMS (ours are in this folder's
+    settings.py), and its parameters."""
 
     def __init__(self, key: str, **params: str) -> None:
         super().__init__(key)
@@ -116,13 +119,6 @@ def _is_incoming_url(url: str) -> bool:
         return False
     query = parse_qs(parts.query)
     return query.get("method", [""])[0] == "incoming" and bool(token_from_url(url))
-
-
-def split_list(text: str) -> list[str]:
-    """Entries separated by commas, semicolons (also the Chinese ones) or new lines."""
-    for separator in ("，", "；", ";", "\n"):
-        text = text.replace(separator, ",")
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def identify(

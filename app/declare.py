@@ -1,0 +1,90 @@
+"""How a setting is declared, and how a value is refused: pure data shared by the core's
+settings (settings.py) and each chat platform's own (app/platforms/<name>/settings.py), so a
+platform declares its settings in its folder and the generic code has no branch for it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from app import auth
+
+ENV_PREFIX = "SYNOCHATGPT_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Custom:
+    """What a platform adds to a setting that the generic kinds cannot say. Each is optional."""
+
+    parse: Callable[[Any], Any] | None = None  # raw → value, instead of the kind's parsing
+    check: Callable[[Any], None] | None = None  # after the kind's parsing; raises Invalid
+    secrets: Callable[[Any], list[str]] | None = None  # every secret text the value holds
+    store: Callable[[Any], Any] | None = None  # value → what JSON holds
+    show: Callable[[Any], str] | None = None  # the value as the command line may print it
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    # str, text, int, float, bool, url, choice, path, password (stored as a hash), list (of
+    # names or ids), tokens (a list of secrets), accounts (web chat), or a platform's own kind
+    # (Synology's channels), whose parsing is in `custom`
+    kind: str
+    default: Any
+    help: str
+    group: str
+    secret: bool = False
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # further environment variable names, weaker than `env`
+    label: str = ""
+    custom: Custom | None = None
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+# Why a value is refused: a key the page translates, and the English the CLI and logs print.
+# A platform's own keys are in its settings module (settings.PROBLEMS has them all).
+PROBLEMS: dict[str, str] = {
+    "required": "is required",
+    "url": "must be an http:// or https:// address",
+    "choice": "must be one of {choices}",
+    "bool": "must be true or false",
+    "int": "must be a whole number",
+    "number": "must be a number",
+    "finite": "must be a finite number",
+    "range": "must be between {low} and {high}",
+    "pw_short": f"must be at least {auth.MIN_PASSWORD} characters long",
+    "pw_long": f"must be at most {auth.MAX_PASSWORD} characters long",
+    "unknown": "is not a setting",
+    "list_entry": "has an entry that is too long or contains a space: {entry}",
+    "token": "has a token that is too long or contains a space",
+    "account_name": "has a name that is empty, too long, 'admin', or contains a space, comma, colon or "
+    "slash: {name}",
+    "account_twice": "has the name {name} twice",
+    "account_password": "needs a password of at least 8 characters for {name}",
+    "fixed": "is fixed by the environment variable {env}",
+}
+
+
+class Invalid(ValueError):
+    """A value a setting refuses. str() is the English sentence; `key` and `params` let the
+    settings page say it in the reader's language. A platform's own problem gives its English
+    (`english`), as its keys are not in PROBLEMS here."""
+
+    def __init__(self, key: str, *, english: str = "", **params: str) -> None:
+        super().__init__((english or PROBLEMS[key]).format(**params))
+        self.key = key
+        self.params = params
+
+
+def split_list(text: str) -> list[str]:
+    """Entries separated by commas, semicolons (also the Chinese ones) or new lines."""
+    for separator in ("，", "；", ";", "\n"):
+        text = text.replace(separator, ",")
+    return [part.strip() for part in text.split(",") if part.strip()]
