@@ -47,6 +47,7 @@ from app.datalock import DataLock
 from app.llm import Model, ModelFactory, is_configured
 from app.monitor import Monitor
 from app.platforms import http, registry
+from app.platforms.synology import check as synology_check
 from app.platforms.synology import wire as synology
 from app.server import Server
 from app.webchat import WebChat
@@ -163,7 +164,7 @@ def build(
         queue=dispatcher,
         usage=data.recent_usage,
         test_model=lambda values: checks.test_model(values, make=models.make),
-        test_chat=lambda values, user_id: checks.test_chat(values, chat_client, user_id),
+        test_chat=lambda values, user_id: synology_check.test_chat(values, chat_client, user_id),
         model_ready=lambda values: is_configured(answering.model_config(values)),
         people=data.people,
         set_limits=lambda person, own: data.update_user(person, limits=own),

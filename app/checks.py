@@ -1,4 +1,5 @@
-"""The settings page's live checks: ask the model server, post to Synology Chat. They run with
+"""The settings page's live check of the model server, and the Result every live check gives
+(each platform's own check is in its folder: Synology's posts a test message). They run with
 the values on the page (saved or not), and report what happened without any secret."""
 
 from __future__ import annotations
@@ -6,20 +7,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from app.bot import model_config, redact
 from app.llm import EchoModel, Model, ModelConfig, ModelError, OpenAIModel, is_configured
-from app.platforms.synology.wire import ChatError
 from app.settings import Values
 
 PROMPT = "Reply with one short friendly sentence to confirm you are working."
 TEST_TIMEOUT = 60.0  # the page waits for this; a cold local model may need most of it
-TEST_MESSAGE = "✅ SynoChatGPT: test message from the settings page. / 来自设置页面的测试消息。"
-
-
-class Poster(Protocol):
-    def post(self, url: str, payload: dict[str, Any], *, verify: bool | str = True) -> dict[str, Any]: ...
 
 
 @dataclasses.dataclass
@@ -63,16 +58,3 @@ def test_model(
     data["answer"] = reply.text.strip()[:1000]
     data["tokens"] = (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
     return Result(True, data=data)
-
-
-def test_chat(values: Values, poster: Poster, user_id: int) -> Result:
-    """Post one message to one Chat user through the bot's incoming URL and return Chat's answer."""
-    url = values.bot_incoming_url
-    if not url:
-        return Result(False, "no_url")
-    verify: bool | str = values.ca_bundle or bool(values.tls_verify)
-    try:
-        answer = poster.post(url, {"text": TEST_MESSAGE, "user_ids": [user_id]}, verify=verify)
-    except ChatError as exc:  # its text never holds the URL or the token
-        return Result(False, exc.kind, exc.code, redact(str(exc), values))
-    return Result(True, data={"answer": answer})

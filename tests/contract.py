@@ -14,6 +14,7 @@ import requests
 
 from app import checks, settings
 from app.platforms.base import Limits
+from app.platforms.synology import check
 from app.platforms.synology.platform import SynologyChat
 from tests.conftest import BOT_TOKEN, Bot, fast_client
 from tests.fake_chat import FakeChat
@@ -106,7 +107,7 @@ class SynologyCase:
     def live_check(self, bot: Bot, code: int) -> checks.Result:
         self.fake.script.append({"code": code})
         values = settings.resolve(bot.runtime.store.settings(), {})
-        return checks.test_chat(values, fast_client(), 4)
+        return check.test_chat(values, fast_client(), 4)
 
 
 def cases(fake_chat: FakeChat) -> dict[str, Case]:
