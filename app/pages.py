@@ -1,4 +1,6 @@
-"""The settings page: first-run setup, login, the settings form, live checks and the dashboard.
+"""The settings page: first-run setup, login, the settings form, live checks and the dashboard;
+the routes and what they share. The form is read back in settingsform.py, the dashboard's data
+comes from dashboard.py.
 
 Every route is behind the login unless it is registered with public=True; a bottle plugin
 enforces that, and the CSRF token on every state-changing request, in one place.
@@ -13,16 +15,16 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import bottle
 
-from app import __version__, auth, chart, checks, limits, pagetext, people, settings
+from app import __version__, auth, chart, checks, dashboard, pagetext, people, settings
 from app.monitor import Monitor
-from app.platforms.synology import wire as synology
 from app.settings import Values
+from app.settingsform import FormResult, apply_form, channel_rows, read_settings_form
 from app.worker import Waiting
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,6 @@ CHAT_COOKIE = "synochatgpt_chat"
 FORM_COOKIE = "synochatgpt_form"
 LANG_COOKIE = "synochatgpt_lang"
 CHART_DAYS = 14
-PEOPLE_SHOWN = 200  # the most recently active; the rest still have their limits
 MESSAGES = ("saved", "password_changed", "logged_out", "welcome", "people_saved")  # ?msg= keys the page shows
 
 
@@ -210,140 +211,6 @@ def form() -> bottle.FormsDict:
     """The form with its fields decoded as UTF-8 (bottle 0.13 gives latin-1 otherwise)."""
     decoded: bottle.FormsDict = bottle.request.forms.decode()
     return decoded
-
-
-# -- the settings form ------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class FormResult:
-    changes: dict[str, Any]
-    remove: tuple[str, ...]
-    errors: dict[str, settings.Invalid]
-    submitted: dict[str, Any]  # what the user typed, to show again next to an error (never secrets)
-
-
-def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
-    """Turn the posted form into changes. A secret's field left empty keeps the stored value,
-    `clear_<name>` removes it. A value equal to its default is removed rather than stored, so a
-    later version's better default still reaches this NAS."""
-    changes: dict[str, Any] = {}
-    remove: list[str] = []
-    errors: dict[str, settings.Invalid] = {}
-    submitted: dict[str, Any] = {}
-    for item in settings.SETTINGS:
-        if item.group not in settings.GROUPS or item.name in values.fixed:
-            continue
-        if item.kind in ("channels", "tokens", "accounts"):
-            current = values.values[item.name]
-            entries: list[Any]
-            if item.kind == "channels":
-                entries, submitted[item.name] = read_channels(fields, current)
-            elif item.kind == "accounts":
-                entries, submitted[item.name] = read_accounts(fields, current)
-            else:
-                entries = read_tokens(fields, current)
-            try:
-                parsed = settings.parse(item, entries)
-            except settings.Invalid as exc:
-                errors[item.name] = exc
-                continue
-            if parsed:
-                changes[item.name] = parsed
-            else:
-                remove.append(item.name)
-            continue
-        if item.secret and fields.get(f"clear_{item.name}"):
-            remove.append(item.name)
-            continue
-        raw = fields.get(item.name, "")
-        if item.kind == "bool":
-            raw = "true" if raw else "false"  # an unticked box is not posted at all
-        elif item.secret and not raw.strip():
-            continue
-        if not item.secret:
-            submitted[item.name] = raw
-        try:
-            value = settings.parse(item, raw)
-        except settings.Invalid as exc:
-            errors[item.name] = exc
-            continue
-        if value == item.default:
-            remove.append(item.name)
-        else:
-            changes[item.name] = value
-    return FormResult(changes, tuple(remove), errors, submitted)
-
-
-def read_channels(
-    fields: Mapping[str, str], current: tuple[Any, ...]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The channel rows of the form: existing ones by position (a secret left empty keeps the
-    stored one, a ticked 'delete' drops the row) and the empty row for a new channel. Returns
-    the list to validate and the rows to show again, without secrets, should it be refused."""
-    rows: list[dict[str, Any]] = []
-    shown: list[dict[str, Any]] = []
-    for index in [*range(len(current)), "new"]:
-        old = current[index] if isinstance(index, int) else None
-        prefix = f"ch-{index}-"
-        typed = {
-            k: (fields.get(prefix + k) or "").strip() for k in ("name", "token", "url", "context", "triggers")
-        }
-        if old is None and not (typed["name"] or typed["token"] or typed["url"]):
-            continue
-        view = {"index": index, "name": typed["name"], "context": typed["context"], "old": old}
-        view |= {"triggers": typed["triggers"], "delete": bool(fields.get(prefix + "delete"))}
-        shown.append(view)
-        if view["delete"]:
-            continue
-        row = {
-            "name": typed["name"],
-            "outgoing_token": typed["token"] or (old.outgoing_token if old else ""),
-            "incoming_url": typed["url"] or (old.incoming_url if old else ""),
-            "context": typed["context"] or "shared",
-            "triggers": typed["triggers"],
-        }
-        rows.append(row)
-    return rows, shown
-
-
-def channel_rows(value: tuple[Any, ...], shown: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The channel editor's rows: what was just typed when it was refused, else what is stored,
-    and an empty row to add one."""
-    if shown is None:
-        shown = [
-            {"index": i, "name": c.name, "context": c.context, "triggers": ", ".join(c.triggers), "old": c}
-            | {"delete": False}
-            for i, c in enumerate(value)
-        ]
-    blank = {"index": "new", "name": "", "context": "shared", "triggers": "", "old": None, "delete": False}
-    return shown if any(r["index"] == "new" for r in shown) else [*shown, blank]
-
-
-def read_tokens(fields: Mapping[str, str], current: tuple[str, ...]) -> list[str]:
-    """Slash tokens: the stored ones not ticked for removal, plus any pasted."""
-    keep = [t for i, t in enumerate(current) if not fields.get(f"remove-slash-{i}")]
-    return keep + settings.split_list(fields.get("slash_tokens") or "")
-
-
-def read_accounts(fields: Mapping[str, str], current: tuple[dict[str, str], ...]) -> tuple[list[Any], str]:
-    """Web chat accounts: the stored ones not ticked for removal, plus the one being added.
-    Returns them, and the typed name to show again should the form be refused."""
-    keep: list[Any] = [a for i, a in enumerate(current) if not fields.get(f"remove-account-{i}")]
-    name = (fields.get("account-name") or "").strip()
-    password = fields.get("account-password") or ""
-    if name or password:
-        keep.append({"name": name, "password": password})
-    return keep, name
-
-
-def apply_form(values: Values, result: FormResult) -> Values:
-    """The values as they would be after saving: for the live checks on unsaved edits."""
-    merged = dict(values.values)
-    for name in result.remove:
-        merged[name] = settings.BY_NAME[name].default
-    merged.update(result.changes)
-    return Values(merged, values.fixed)
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -536,7 +403,7 @@ class Pages:
             errors=result.errors if result else {},
             submitted=result.submitted if result else {},
             outgoing=f"{root.scheme}://{root.netloc}/webhook",
-            status_info=self.status_info(values),
+            status_info=dashboard.status_info(console, values, t),
             webhooks=webhooks,
             recent_errors=console.monitor.errors(),
             chart_svg=chart.svg(rows, days, t("chart_title")),
@@ -544,49 +411,13 @@ class Pages:
             chart_days=days,
             message=message if message in MESSAGES else "",
             last_user=next((w.user_id for w in webhooks if w.accepted and w.user_id), ""),
-            fmt_time=_fmt_time,
+            fmt_time=dashboard.fmt_time,
             channel_rows=channel_rows,
             password_error=password_error,
-            people=self.people_rows(values),
+            people=dashboard.people_rows(console, values),
             people_errors=people_errors or {},
             people_typed=people_typed or {},
         )
-
-    def people_rows(self, values: Values) -> list[dict[str, Any]]:
-        """Everyone who has chatted, with their role, use and own quotas, for the people table."""
-        today = datetime.date.fromtimestamp(self.console.clock())
-        rows = []
-        for person in self.console.people()[:PEOPLE_SHOWN]:
-            profile = person["profile"]
-            day, month = limits.used(person["usage"], today)
-            own = profile.get("limits") or {}
-            rows.append(
-                {
-                    # How the page and its form name the person: a Synology id bare, as lists do.
-                    "user_id": people.short(person["person"]),
-                    "username": profile.get("username", ""),
-                    "role": limits.role(values, person["person"], profile.get("username", "")),
-                    "today": day,
-                    "month": month,
-                    "daily": own.get("daily_tokens"),
-                    "monthly": own.get("monthly_tokens"),
-                    "seen": person["seen"],
-                }
-            )
-        return rows
-
-    def status_info(self, values: Values) -> dict[str, Any]:
-        console = self.console
-        return {
-            "version": __version__,
-            "uptime": _duration(console.clock() - console.started),
-            "queue": console.queue.pending(),
-            **_retry_status(console.queue.waiting(), pagetext.Translator(language())),
-            "latency": console.monitor.latency(),
-            "model_ready": console.model_ready(values),
-            "bot_ready": bool(synology.expected_token(values.bot_token, values.bot_incoming_url)),
-            "incoming_ready": bool(values.bot_incoming_url),
-        }
 
     def index(self) -> str:
         return self.main_page()
@@ -696,69 +527,14 @@ class Pages:
         return json_answer(200, **body)
 
     def recent_webhooks(self) -> str:
-        t = pagetext.Translator(language())
-        rows = [
-            {
-                "time": _fmt_time(w.at),
-                "client": w.client,
-                "status": w.status,
-                "accepted": w.accepted,
-                "reason": t(f"wh_{w.reason}"),
-                "detail": w.detail,
-                "user_id": w.user_id,
-                "username": w.username,
-                "chars": w.chars,
-            }
-            for w in self.console.monitor.webhooks()
-        ]
-        return json_answer(200, rows=rows)
+        return json_answer(200, rows=dashboard.webhook_rows(self.console, self.translator()))
 
     def status(self) -> str:
-        errors = [
-            {"time": _fmt_time(e.at), "source": e.source, "kind": e.kind, "message": e.message}
-            for e in self.console.monitor.errors()
-        ]
-        return json_answer(200, **self.status_info(self.console.settings()), errors=errors)
+        console = self.console
+        info = dashboard.status_info(console, console.settings(), self.translator())
+        return json_answer(200, **info, errors=dashboard.error_rows(console))
 
     def static(self, name: str) -> bottle.HTTPResponse:
         response: bottle.HTTPResponse = bottle.static_file(name, root=str(STATIC))
         response.set_header("Cache-Control", "public, max-age=3600")
         return response
-
-
-def _retry_status(waiting: Waiting, t: pagetext.Translator) -> dict[str, Any]:
-    """What waits for a retry, in numbers for /api/status and in words for the page: answers
-    waiting for Chat to be reachable, messages waiting for the data folder to be writable."""
-    next_try = _fmt_time(waiting.next_try) if waiting.next_try else None
-    if waiting.storage:
-        key = "st_storage_full" if waiting.disk_full else "st_storage_failing"
-        storage_text = t(key, count=waiting.storage, error=waiting.storage_error)
-    else:
-        storage_text = t("st_storage_ok")
-    return {
-        "waiting": {"answers": waiting.chat, "next_try": next_try},
-        "waiting_text": t("st_waiting_value", count=waiting.chat, time=next_try) if waiting.chat else "",
-        "storage": {
-            "ok": not waiting.storage,
-            "disk_full": waiting.disk_full,
-            "waiting": waiting.storage,
-            "error": waiting.storage_error,
-        },
-        "storage_text": storage_text,
-    }
-
-
-def _fmt_time(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h {minutes}m"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {seconds}s"

@@ -1,0 +1,118 @@
+"""The settings page's dashboard: the bot's status (uptime, queue, what waits for a retry,
+model latency, whether the model and each platform are set up), the people table, and the
+recent webhooks and errors, as data for the page and for its script's /api calls."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import TYPE_CHECKING, Any
+
+from app import __version__, limits, pagetext, people
+from app.platforms.synology import wire as synology
+from app.settings import Values
+from app.worker import Waiting
+
+if TYPE_CHECKING:
+    from app.pages import Console
+
+PEOPLE_SHOWN = 200  # the most recently active; the rest still have their limits
+
+
+def status_info(console: Console, values: Values, t: pagetext.Translator) -> dict[str, Any]:
+    return {
+        "version": __version__,
+        "uptime": duration(console.clock() - console.started),
+        "queue": console.queue.pending(),
+        **_retry_status(console.queue.waiting(), t),
+        "latency": console.monitor.latency(),
+        "model_ready": console.model_ready(values),
+        "bot_ready": bool(synology.expected_token(values.bot_token, values.bot_incoming_url)),
+        "incoming_ready": bool(values.bot_incoming_url),
+    }
+
+
+def people_rows(console: Console, values: Values) -> list[dict[str, Any]]:
+    """Everyone who has chatted, with their role, use and own quotas, for the people table."""
+    today = datetime.date.fromtimestamp(console.clock())
+    rows = []
+    for person in console.people()[:PEOPLE_SHOWN]:
+        profile = person["profile"]
+        day, month = limits.used(person["usage"], today)
+        own = profile.get("limits") or {}
+        rows.append(
+            {
+                # How the page and its form name the person: a Synology id bare, as lists do.
+                "user_id": people.short(person["person"]),
+                "username": profile.get("username", ""),
+                "role": limits.role(values, person["person"], profile.get("username", "")),
+                "today": day,
+                "month": month,
+                "daily": own.get("daily_tokens"),
+                "monthly": own.get("monthly_tokens"),
+                "seen": person["seen"],
+            }
+        )
+    return rows
+
+
+def webhook_rows(console: Console, t: pagetext.Translator) -> list[dict[str, Any]]:
+    return [
+        {
+            "time": fmt_time(w.at),
+            "client": w.client,
+            "status": w.status,
+            "accepted": w.accepted,
+            "reason": t(f"wh_{w.reason}"),
+            "detail": w.detail,
+            "user_id": w.user_id,
+            "username": w.username,
+            "chars": w.chars,
+        }
+        for w in console.monitor.webhooks()
+    ]
+
+
+def error_rows(console: Console) -> list[dict[str, Any]]:
+    return [
+        {"time": fmt_time(e.at), "source": e.source, "kind": e.kind, "message": e.message}
+        for e in console.monitor.errors()
+    ]
+
+
+def _retry_status(waiting: Waiting, t: pagetext.Translator) -> dict[str, Any]:
+    """What waits for a retry, in numbers for /api/status and in words for the page: answers
+    waiting for Chat to be reachable, messages waiting for the data folder to be writable."""
+    next_try = fmt_time(waiting.next_try) if waiting.next_try else None
+    if waiting.storage:
+        key = "st_storage_full" if waiting.disk_full else "st_storage_failing"
+        storage_text = t(key, count=waiting.storage, error=waiting.storage_error)
+    else:
+        storage_text = t("st_storage_ok")
+    return {
+        "waiting": {"answers": waiting.chat, "next_try": next_try},
+        "waiting_text": t("st_waiting_value", count=waiting.chat, time=next_try) if waiting.chat else "",
+        "storage": {
+            "ok": not waiting.storage,
+            "disk_full": waiting.disk_full,
+            "waiting": waiting.storage,
+            "error": waiting.storage_error,
+        },
+        "storage_text": storage_text,
+    }
+
+
+def fmt_time(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s"
