@@ -13,6 +13,7 @@ import stat
 import subprocess
 import tarfile
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,6 +205,22 @@ def test_the_payload_brings_every_wheel_for_dsm_7_0(arch: str) -> None:
 
 
 # -- the simulated Package Center -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_app_wheel_holds_every_module_and_page_file(arch: str) -> None:
+    """Each platform's folder is a package of its own: a wheel that lists only `app` installs a
+    server that cannot start (what the seam's first build did)."""
+    files = payload(built(arch))
+    [name] = [n for n in files if Path(n).name.startswith("synochatgpt-") and n.endswith(".whl")]
+    with zipfile.ZipFile(io.BytesIO(files[name])) as wheel:
+        inside = {n for n in wheel.namelist() if n.startswith("app/")}
+    wanted = {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "app").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".tpl", ".js", ".css", ".svg")
+    }
+    assert wanted - inside == set()
 
 
 @pytest.fixture
