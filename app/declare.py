@@ -42,6 +42,9 @@ class Setting:
     aliases: tuple[str, ...] = ()  # further environment variable names, weaker than `env`
     label: str = ""
     custom: Custom | None = None
+    # (language, label, help) for the page's other languages. A platform's settings carry their
+    # words here; the core's are in pagetext.SETTING_TEXTS.
+    words: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def env(self) -> str:

@@ -7,6 +7,7 @@ import json
 from typing import Any, Protocol
 
 from app import pagetext_hant
+from app.platforms import registry
 from app.settings import Invalid, Setting, masked
 
 LANGUAGES = ("en", "zh", "zh-Hant")
@@ -170,11 +171,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "在 Chat 中给机器人发一条私信。它会出现在“最近的 Webhook 请求”中，其用户 ID 会自动填入“发送测试消息”。",
     },
     "g_model": {"en": "Model", "zh": "模型"},
-    "g_chat": {"en": "Synology Chat", "zh": "Synology Chat"},
     "g_behaviour": {"en": "Behaviour", "zh": "行为"},
     "g_advanced": {"en": "Advanced", "zh": "高级"},
     "g_access": {"en": "Access and limits", "zh": "访问与限额"},
-    "g_channels": {"en": "Channels and slash commands", "zh": "频道与斜杠命令"},
     "g_webchat": {"en": "Web chat", "zh": "网页聊天"},
     "account_name": {"en": "Name", "zh": "名称"},
     "account_password": {"en": "Password (at least 8 characters)", "zh": "密码（至少 8 个字符）"},
@@ -438,15 +437,6 @@ TEXTS: dict[str, dict[str, str]] = {
     # setting problems
     "p_required": {"en": "This is required.", "zh": "此项必填。"},
     "p_url": {"en": "Enter an http:// or https:// address.", "zh": "请输入 http:// 或 https:// 地址。"},
-    "p_url_incoming": {
-        "en": "This is a channel's incoming-webhook URL (method=incoming). Paste the bot's incoming URL, "
-        "which contains method=chatbot.",
-        "zh": "这是频道的传入 Webhook URL（method=incoming）。请粘贴机器人的传入 URL，其中包含 method=chatbot。",
-    },
-    "p_url_chatbot": {
-        "en": "Paste the bot's incoming URL exactly as Chat shows it, with method=chatbot and token=….",
-        "zh": "请按 Chat 显示的原样粘贴机器人的传入 URL，其中包含 method=chatbot 和 token=…。",
-    },
     "p_choice": {"en": "Choose one of: {choices}.", "zh": "请从以下选项中选择：{choices}。"},
     "p_bool": {"en": "Must be on or off.", "zh": "只能是开或关。"},
     "p_int": {"en": "Enter a whole number.", "zh": "请输入整数。"},
@@ -476,37 +466,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "p_account_password": {
         "en": "{name} needs a password of at least 8 characters.",
         "zh": "{name} 需要至少 8 个字符的密码。",
-    },
-    "p_ch_json": {
-        "en": "Must be a JSON list of channels with name, outgoing_token and incoming_url.",
-        "zh": "必须是 JSON 频道列表，每项包含 name、outgoing_token 和 incoming_url。",
-    },
-    "p_ch_count": {"en": "At most {max} channels.", "zh": "最多 {max} 个频道。"},
-    "p_ch_name": {"en": "Channel {n} needs a name.", "zh": "第 {n} 个频道需要名称。"},
-    "p_ch_name_long": {
-        "en": "The name {name} is longer than 64 characters.",
-        "zh": "名称 {name} 超过 64 个字符。",
-    },
-    "p_ch_token": {
-        "en": "Channel {name} needs its outgoing webhook's token.",
-        "zh": "频道 {name} 需要其传出 Webhook 的令牌。",
-    },
-    "p_ch_url": {
-        "en": "Channel {name} needs the channel's incoming webhook URL, with method=incoming and token=….",
-        "zh": "频道 {name} 需要该频道的传入 Webhook URL（含 method=incoming 和 token=…）。",
-    },
-    "p_ch_context": {
-        "en": "Channel {name}: choose a conversation type.",
-        "zh": "频道 {name}：请选择对话方式。",
-    },
-    "p_ch_triggers": {
-        "en": "Channel {name}: trigger words are single words, at most 20, of up to 40 characters.",
-        "zh": "频道 {name}：触发词须为单个词，最多 20 个，每个不超过 40 个字符。",
-    },
-    "p_ch_same_name": {"en": "Two channels are called {name}.", "zh": "有两个频道都叫 {name}。"},
-    "p_ch_same_token": {
-        "en": "Channel {name} has the same outgoing token as another channel.",
-        "zh": "频道 {name} 的传出令牌与另一个频道相同。",
     },
     # choices
     "c_language_auto": {"en": "Follow each user's language", "zh": "跟随每位用户的语言"},
@@ -550,16 +509,6 @@ SETTING_TEXTS: dict[str, dict[str, str]] = {
         "help": "每人每天可使用的 token（问题、历史和回答），从午夜起计算；0 表示不限制。下方的用户表可为个人单独设置。",
     },
     "monthly_tokens": {"label": "每月 token 额度", "help": "每人每个自然月可使用的 token；0 表示不限制。"},
-    "channels": {
-        "label": "频道",
-        "help": "机器人回答的频道：每个频道需要一个传出 Webhook（其令牌）和该频道的传入 Webhook（其 URL，含 method=incoming）。"
-        '环境变量中为 JSON 列表：[{"name": "team", "outgoing_token": "…", "incoming_url": "…", "context": "shared", '
-        '"triggers": ["@ai"]}]。',
-    },
-    "slash_tokens": {
-        "label": "斜杠命令令牌",
-        "help": "指向本服务器的每个 Synology Chat 斜杠命令（例如 /ask）的令牌。环境变量中用逗号分隔。",
-    },
     "openai_base_url": {
         "label": "模型服务器 URL",
         "help": "OpenAI 兼容服务器的地址，例如 Ollama 为 http://192.168.1.10:11434/v1，DeepSeek 为 https://api.deepseek.com。",
@@ -603,16 +552,6 @@ SETTING_TEXTS: dict[str, dict[str, str]] = {
         "label": "隐藏模型的推理过程",
         "help": "从回复中删除 <think>…</think> 推理内容（DeepSeek-R1、Qwen3 等）。",
     },
-    "bot_incoming_url": {
-        "label": "机器人传入 URL",
-        "help": "Synology Chat 显示的机器人传入 URL（整合 > 机器人），包含 method=chatbot 和机器人的 token。",
-    },
-    "bot_token": {"label": "机器人 token", "help": "机器人的 token。留空时从传入 URL 中获取。"},
-    "tls_verify": {
-        "label": "验证 NAS 的 HTTPS 证书",
-        "help": "向 Synology Chat 发送时检查 NAS 的 HTTPS 证书。仅在可信网络中使用自签名证书的 NAS 上关闭；更推荐设置 CA 证书文件。",
-    },
-    "ca_bundle": {"label": "CA 证书文件", "help": "签发 NAS 证书的证书颁发机构的 PEM 文件。"},
     "language": {"label": "机器人语言", "help": "机器人自身消息的语言：“自动”跟随每位用户的书写语言。"},
     "admin_password": {
         "label": "管理员密码",
@@ -669,6 +608,9 @@ class Translator:
     def _setting_text(self, setting: Setting, field: str, english: str) -> str:
         if self.lang == "en":
             return english
+        for lang, label, help_text in setting.words:  # a platform's setting brings its own
+            if lang == self.lang:
+                return label if field == "label" else help_text
         text = SETTING_TEXTS.get(setting.name, {}).get(field, english)
         return pagetext_hant.convert_setting(setting.name, field, text) if self.lang == "zh-Hant" else text
 
@@ -680,7 +622,7 @@ class Translator:
 
     def choice(self, setting: Setting, value: str) -> str:
         key = f"c_{setting.name}_{value}"
-        return self(key) if key in TEXTS else value
+        return self(key) if has(key) else value
 
     def tail(self, setting: Setting, value: Any) -> str:
         # Chat's URLs end in the token's closing quote (%22): the four characters before it
@@ -721,10 +663,16 @@ class Translator:
         return json.dumps({key: self(key) for key in SCRIPT_KEYS}, ensure_ascii=False).replace("<", "\\u003c")
 
 
+def has(key: str) -> bool:
+    """Whether the page has words for a key: the core's here, or a platform's (its folder's)."""
+    return key in TEXTS or key in registry.TEXTS
+
+
 def _lookup(key: str, lang: str) -> str:
     entry = TEXTS.get(key)
     if entry is None:
-        return key
+        platform = registry.TEXTS.get(key)
+        return (platform.get(lang) or platform["en"]) if platform else key
     if lang == "zh-Hant":
         return pagetext_hant.TEXTS.get(key) or entry["zh"]
     return entry.get(lang) or entry["en"]
@@ -732,10 +680,10 @@ def _lookup(key: str, lang: str) -> str:
 
 def model_error(t: Translator, result: _Problem) -> str:
     key = f"me_{result.kind}"
-    sentence = t(key, status=result.status or "", detail=result.detail) if key in TEXTS else result.detail
+    sentence = t(key, status=result.status or "", detail=result.detail) if has(key) else result.detail
     return sentence.strip()
 
 
 def chat_error(t: Translator, result: _Problem) -> str:
     key = f"ce_{result.kind}"
-    return (t(key, detail=result.detail) if key in TEXTS else result.detail).strip()
+    return (t(key, detail=result.detail) if has(key) else result.detail).strip()

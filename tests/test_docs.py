@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import config, i18n, pages, pagetext, pagetext_hant, settings
+from app.platforms import registry
 from app.platforms.synology import wire as synology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,13 +188,23 @@ def test_every_page_text_is_in_every_language() -> None:
         assert _fields(table["zh"]) == expected, f"{key}/zh uses other placeholders"
         assert _fields(pagetext_hant.TEXTS[key]) == expected, f"{key}/zh-Hant uses other placeholders"
     assert set(pagetext_hant.TEXTS) == set(pagetext.TEXTS), "pagetext_hant.py is out of date"
+    # A platform's words, from its folder: all three languages in one table.
+    for key, table in registry.TEXTS.items():
+        assert key not in pagetext.TEXTS, f"{key} is both the core's and a platform's"
+        expected = _fields(table["en"])
+        for lang in ("zh", "zh-Hant"):
+            assert table.get(lang) and _fields(table[lang]) == expected, (key, lang)
 
 
 @pytest.mark.parametrize("setting", settings.SETTINGS, ids=lambda s: s.name)
 def test_every_setting_has_a_label_and_help_in_chinese(setting: settings.Setting) -> None:
     assert setting.label, setting.name
-    for table in (pagetext.SETTING_TEXTS, pagetext_hant.SETTING_TEXTS):
-        assert table[setting.name]["label"] and table[setting.name]["help"]
+    own = {lang: (label, help_text) for lang, label, help_text in setting.words}
+    for lang, table in (("zh", pagetext.SETTING_TEXTS), ("zh-Hant", pagetext_hant.SETTING_TEXTS)):
+        label, help_text = own.get(lang) or (table[setting.name]["label"], table[setting.name]["help"])
+        assert label and help_text, (setting.name, lang)
+        shown = pagetext.Translator(lang)
+        assert (shown.label(setting), shown.help(setting)) == (label, help_text)
 
 
 def test_every_text_the_templates_and_pages_use_exists() -> None:
@@ -205,7 +216,7 @@ def test_every_text_the_templates_and_pages_use_exists() -> None:
         used |= set(re.findall(r"\bt\('([a-z_]+)'", path.read_text(encoding="utf-8")))
         used |= set(re.findall(r'\bt\("([a-z_]+)"', path.read_text(encoding="utf-8")))
     assert len(used) > 50
-    missing = sorted(key for key in used if key not in pagetext.TEXTS and not key.endswith("_"))
+    missing = sorted(key for key in used if not pagetext.has(key) and not key.endswith("_"))
     assert not missing, missing
     prefixed = {
         "msg_": pages.MESSAGES,
@@ -215,7 +226,7 @@ def test_every_text_the_templates_and_pages_use_exists() -> None:
         "src_": ("model", "chat"),  # Monitor.error's sources
     }
     for prefix, names in prefixed.items():
-        absent = [name for name in names if prefix + name not in pagetext.TEXTS]
+        absent = [name for name in names if not pagetext.has(prefix + name)]
         assert not absent, (prefix, absent)
 
 

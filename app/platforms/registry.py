@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from app import people
 from app.platforms.synology import settings as synology_settings
+from app.platforms.synology import words as synology_words
 
 if TYPE_CHECKING:
     from app.platforms.base import Platform
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 # In the settings page's order; names and environment variables as each platform declares them.
 SETTINGS = (*synology_settings.SETTINGS,)
 PROBLEMS = {**synology_settings.PROBLEMS}
+# Their words on the settings page: key → {"en", "zh", "zh-Hant"} (pagetext.py reads them).
+TEXTS = {**synology_words.TEXTS}
 
 
 def build(

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from app.declare import Custom, Invalid, Setting
 from app.platforms.synology import integrations
+from app.platforms.synology.words import SETTING_WORDS
 
 PROBLEMS: dict[str, str] = {
     "url_incoming": "is a channel's incoming-webhook URL (method=incoming); paste the bot's incoming "
@@ -79,6 +80,7 @@ SETTINGS: tuple[Setting, ...] = (
         help="The bot's incoming URL exactly as Synology Chat shows it (Integration > Bots); it "
         "contains method=chatbot and the bot's token.",
         custom=Custom(check=_check_incoming_url, secrets=_url_secrets),
+        words=SETTING_WORDS["bot_incoming_url"],
     ),
     Setting(
         "bot_token",
@@ -88,6 +90,7 @@ SETTINGS: tuple[Setting, ...] = (
         label="Bot token",
         secret=True,
         help="The bot's token. Taken from the incoming URL when left empty.",
+        words=SETTING_WORDS["bot_token"],
     ),
     Setting(
         "tls_verify",
@@ -97,6 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
         label="Verify the NAS's HTTPS certificate",
         help="Check the NAS's HTTPS certificate when sending to Synology Chat. Turn off only for "
         "a NAS with a self-signed certificate on a trusted network; prefer ca_bundle.",
+        words=SETTING_WORDS["tls_verify"],
     ),
     Setting(
         "ca_bundle",
@@ -105,6 +109,7 @@ SETTINGS: tuple[Setting, ...] = (
         group="advanced",
         label="CA certificate file",
         help="PEM file with the certificate authority that signed the NAS's certificate.",
+        words=SETTING_WORDS["ca_bundle"],
     ),
     Setting(
         "channels",
@@ -120,6 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
         custom=Custom(
             parse=_channels, secrets=_channel_secrets, store=_stored_channels, show=_shown_channels
         ),
+        words=SETTING_WORDS["channels"],
     ),
     Setting(
         "slash_tokens",
@@ -130,5 +136,6 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
         help="The token of each Synology Chat slash command that points at this server (for "
         "example /ask). In the environment, separated by commas.",
+        words=SETTING_WORDS["slash_tokens"],
     ),
 )
