@@ -277,8 +277,27 @@ def test_a_whole_web_chat_in_the_browser(
     page.click("#regenerate")
     expect(page.locator(".msg.assistant .body").nth(1)).to_have_text("A second answer.")
     expect(page.locator(".msg.assistant")).to_have_count(2)
+    expect(page.locator("#send")).to_be_visible()  # the answer is done, not only painted
+
+    # Typed while an answer is still coming: kept in the box, not cleared and lost.
+    fake_model.chunk_delay = 0.08
+    fake_model.reply = lambda messages: "word " * 100
+    page.click("#regenerate")
+    expect(page.locator("#stop")).to_be_visible()
+    page.fill("#input", "wait for me")
+    page.press("#input", "Enter")
+    expect(page.locator("#input")).to_have_value("wait for me")
+    page.click("#stop")
+    expect(page.locator("#send")).to_be_visible()
+    page.fill("#input", "")
+    fake_model.chunk_delay = 0.01
+    fake_model.reply = lambda messages: "A **second** answer."
+    page.click("#regenerate")
+    expect(page.locator(".msg.assistant .body").nth(1)).to_have_text("A second answer.")
+    expect(page.locator("#send")).to_be_visible()
 
     # Model output with HTML in it is shown as text, never run.
+    fake_model.chunk_delay = 0.01
     fake_model.reply = chat_reply
     page.fill("#input", "xss test")
     page.press("#input", "Enter")

@@ -219,6 +219,9 @@
 
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
+    // While an answer is still coming, the typed text stays in the box (it used to be cleared
+    // and dropped): it can be sent once the answer is done.
+    if (state.busy) return;
     const text = input.value;
     input.value = "";
     ask(text, false);
