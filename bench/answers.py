@@ -19,9 +19,9 @@ from pathlib import Path
 import requests
 
 from bench.logins import status_mib
-from tests.fake_chat import FakeChat
 from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI, generated
+from tests.fake_synology import FakeChat
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-bench-0123456789abcdef"

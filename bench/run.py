@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from app import store as store_module  # noqa: E402
 from bench import answers, logins, slow  # noqa: E402
-from tests.fake_chat import FakeChat  # noqa: E402
 from tests.fake_http import free_port  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
+from tests.fake_synology import FakeChat  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MODEL_SECONDS = 3.0

@@ -16,8 +16,8 @@ from app import auth, config
 from app.__main__ import Runtime, build
 from app.llm import ModelFactory, OpenAIModel
 from app.platforms.synology.wire import ChatClient
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 from tests.webclient import ADMIN_PASSWORD, WebClient
 
 API_KEY = "sk-test-key-0123456789abcdef"

@@ -17,7 +17,7 @@ from app.platforms.base import Limits
 from app.platforms.synology import check
 from app.platforms.synology.platform import SynologyChat
 from tests.conftest import BOT_TOKEN, Bot, fast_client
-from tests.fake_chat import FakeChat
+from tests.fake_synology import FakeChat
 
 # What must become of a canned inbound message:
 ANSWERED = "answered"  # acknowledged at once, then the model's answer reaches the platform

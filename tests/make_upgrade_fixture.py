@@ -60,8 +60,8 @@ SETUP_CODE = re.compile(r"setup code ([2-9A-Z]{4}-[2-9A-Z]{4})")
 
 def start_fakes() -> dict[str, Any]:
     """The fake model and three fake Synology Chats: the bot's and channels team's and help's."""
-    from tests.fake_chat import FakeChat
     from tests.fake_openai import FakeOpenAI
+    from tests.fake_synology import FakeChat
 
     return {
         "model": FakeOpenAI(api_key=API_KEY).start(),
@@ -303,7 +303,7 @@ MANIFEST = """\
 
 Made by `.venv/bin/python tests/make_upgrade_fixture.py` (on {day}): it extracts release
 0.1.0 (git commit {release}) with `git archive {release} app`, runs that code as a real
-`python -m app serve` process against tests/fake_openai.py and tests/fake_chat.py, fills the
+`python -m app serve` process against tests/fake_openai.py and tests/fake_synology.py, fills the
 data folder over HTTP only (first-run page, settings form, People table, Chat's webhooks, the
 web chat), and ends it with SIGKILL. tests/test_upgrade.py starts the current code on a copy.
 

@@ -13,8 +13,8 @@ import requests
 
 from app import settings
 from tests.conftest import Bot, FakeClock
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 
 ADMIN = 1
 

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
 
 from tests.conftest import BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 
 CHROMIUM = os.environ.get("SYNOCHATGPT_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"

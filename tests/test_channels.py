@@ -12,8 +12,8 @@ import pytest
 from app import settings
 from app.platforms.synology import integrations
 from tests.conftest import BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 
 TEAM = "T" * 64
 OPS = "O" * 64

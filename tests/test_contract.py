@@ -13,8 +13,8 @@ import pytest
 from app import pagetext, pagetext_hant, text
 from tests.conftest import Bot
 from tests.contract import ANSWERED, AT_ONCE, CASES, IGNORED, REFUSED, Case, cases
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 
 LANGUAGES = ("en", "zh", "zh-Hant")
 

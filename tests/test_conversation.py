@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 
 from tests.conftest import API_KEY, Bot
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI, openai_error
+from tests.fake_synology import FakeChat
 
 
 def ask(bot: Bot, chat: FakeChat, text: str, user_id: int = 4) -> str:

@@ -16,8 +16,8 @@ import requests
 from app.platforms.synology.wire import ChatClient, ChatError
 from app.text import size
 from tests.conftest import BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat, make_certificate
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat, make_certificate
 
 SPECIAL = "Tom & Jerry + 100% \"quoted\" 'single' <tag> a=b&c=d 😀 你好，世界 \\ / \n second line"
 CODE = "\n".join(f"    result_{i} = transform(data[{i}])  # keep this line" for i in range(120))

@@ -18,9 +18,9 @@ import requests
 
 from tests import dockerhost
 from tests.conftest import API_KEY, BOT_TOKEN
-from tests.fake_chat import FakeChat
 from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parent.parent

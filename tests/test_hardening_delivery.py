@@ -15,8 +15,8 @@ import pytest
 
 from app import store as store_module
 from tests.conftest import Bot, FakeClock
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 from tests.test_process import Process
 from tests.webclient import ADMIN_PASSWORD, WebClient
 

@@ -13,7 +13,7 @@ import requests
 
 from app import web
 from tests.conftest import BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat
+from tests.fake_synology import FakeChat
 
 
 def connect(bot: Bot, source: str = "127.0.0.1") -> socket.socket:

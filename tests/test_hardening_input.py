@@ -14,7 +14,7 @@ import pytest
 from app import export, limits, settings
 from app.store import StoreError
 from tests.conftest import BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat
+from tests.fake_synology import FakeChat
 from tests.test_access import dm
 from tests.test_process import Process, run_app
 from tests.webclient import WebClient

@@ -13,8 +13,8 @@ import pytest
 from app import auth
 from app.llm import CUT_TIME, ModelConfig, OpenAIModel
 from tests.conftest import API_KEY, Bot
-from tests.fake_chat import FakeChat
 from tests.fake_openai import REFUSE_ANY_LIMIT, REFUSE_LIKE_OPENAI, FakeOpenAI, generated
+from tests.fake_synology import FakeChat
 from tests.test_webchat import MEI, ChatClient, events
 
 CUT_LENGTH_NOTE = "(The answer was cut here: it reached the {limit}-character limit.)"

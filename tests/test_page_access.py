@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app import settings
 from tests.conftest import Bot
-from tests.fake_chat import FakeChat
+from tests.fake_synology import FakeChat
 from tests.webclient import WebClient
 
 TEAM = "T" * 60 + "team"

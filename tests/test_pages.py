@@ -13,8 +13,8 @@ import requests
 from app import checks
 from app.platforms.synology import check
 from tests.conftest import API_KEY, BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat, make_certificate
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat, make_certificate
 from tests.webclient import ADMIN_PASSWORD, WebClient
 
 NEW_PASSWORD = "a new and longer passphrase"

@@ -15,7 +15,7 @@ import pytest
 from app import conversations, limits, migrate, people
 from app.store import Store
 from tests.conftest import Bot
-from tests.fake_chat import FakeChat
+from tests.fake_synology import FakeChat
 from tests.test_access import dm, refused
 from tests.test_channels import channel
 

@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from tests.conftest import API_KEY, BOT_TOKEN
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 from tests.webclient import ADMIN_PASSWORD, WebClient
 
 ROOT = Path(__file__).resolve().parent.parent

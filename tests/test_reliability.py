@@ -16,8 +16,8 @@ import requests
 
 from app import store as store_module
 from tests.conftest import BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 from tests.test_process import Process
 from tests.webclient import WebClient
 

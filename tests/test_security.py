@@ -14,7 +14,7 @@ import requests
 from app import auth, config, settings
 from app.__main__ import settings_command
 from tests.conftest import API_KEY, BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat
+from tests.fake_synology import FakeChat
 from tests.webclient import ADMIN_PASSWORD, WebClient
 
 PUBLIC = {

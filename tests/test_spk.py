@@ -23,9 +23,9 @@ import requests
 from spk import icons
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.dsm import PACKAGES, PackageCenter, is_root, read_info
-from tests.fake_chat import FakeChat
 from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 from tests.webclient import WebClient
 
 pytestmark = pytest.mark.spk

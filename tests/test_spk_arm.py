@@ -21,9 +21,9 @@ import requests
 
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.dockerhost import Unavailable, apt_mirror
-from tests.fake_chat import FakeChat
 from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 from tests.test_spk import NAME, built, report
 
 pytestmark = pytest.mark.arm

@@ -26,8 +26,8 @@ import pytest
 import requests
 
 from app import i18n
-from tests.fake_chat import FakeChat, Post
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat, Post
 
 # The values tests/make_upgrade_fixture.py gave 0.1.0 (see the fixture's MANIFEST.md).
 from tests.make_upgrade_fixture import (

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import requests
 
 from tests.conftest import BOT_TOKEN, Bot
-from tests.fake_chat import FakeChat
 from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 
 
 def stored_jobs(bot: Bot) -> list[dict[str, object]]:
