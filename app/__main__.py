@@ -47,6 +47,8 @@ from app.datalock import DataLock
 from app.llm import Model, ModelFactory, is_configured
 from app.monitor import Monitor
 from app.platforms import http, registry
+from app.platforms.onebot import check as onebot_check
+from app.platforms.onebot import wire as onebot
 from app.platforms.synology import check as synology_check
 from app.platforms.synology import wire as synology
 from app.server import Server
@@ -125,12 +127,13 @@ def build(
     environ: Mapping[str, str],
     *,
     sender: synology.ChatClient | None = None,
+    qq_sender: onebot.OneBotClient | None = None,
     model_factory: ModelFactory | None = None,
     queue_limit: int = 500,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Runtime:
-    """Wire the parts. Tests call this too, with a faster ChatClient, and clocks they can move
+    """Wire the parts. Tests call this too, with faster platform clients, and clocks they can move
     to see a limit reset (the wall clock for days and months, the monotonic one for seconds)."""
     data = store.Store(cfg.data_dir)
     live = LiveSettings(data, settings.from_environment(environ))
@@ -145,11 +148,9 @@ def build(
 
     monitor = Monitor()
     chat_client = sender or synology.ChatClient()
+    qq_client = qq_sender or onebot.OneBotClient()
     platforms = registry.build(
-        synology_sender=chat_client,
-        store=data,
-        on_error=lambda kind, text: monitor.error("chat", kind, text),
-        clock=clock,
+        synology_sender=chat_client, qq_sender=qq_client, store=data, on_error=monitor.error, clock=clock
     )
     bot = answering.Bot(
         data, live, model_for, registry.Deliveries(platforms), save=save, clock=clock, observer=monitor
@@ -165,6 +166,9 @@ def build(
         usage=data.recent_usage,
         test_model=lambda values: checks.test_model(values, make=models.make),
         test_chat=lambda values, user_id: synology_check.test_chat(values, chat_client, user_id),
+        test_qq=lambda values, group, number: onebot_check.test_qq(
+            values, qq_client, onebot.Target(group=number) if group else onebot.Target(user=number)
+        ),
         model_ready=lambda values: is_configured(answering.model_config(values)),
         people=data.people,
         set_limits=lambda person, own: data.update_user(person, limits=own),

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from app import __version__, limits, pagetext, people
+from app.monitor import WebhookRecord
 from app.platforms.synology import wire as synology
 from app.settings import Values
 from app.worker import Waiting
@@ -29,6 +30,7 @@ def status_info(console: Console, values: Values, t: pagetext.Translator) -> dic
         "model_ready": console.model_ready(values),
         "bot_ready": bool(synology.expected_token(values.bot_token, values.bot_incoming_url)),
         "incoming_ready": bool(values.bot_incoming_url),
+        "qq_ready": bool(values.onebot_api_url and values.onebot_secret),
     }
 
 
@@ -65,12 +67,24 @@ def webhook_rows(console: Console, t: pagetext.Translator) -> list[dict[str, Any
             "accepted": w.accepted,
             "reason": t(f"wh_{w.reason}"),
             "detail": w.detail,
-            "user_id": w.user_id,
+            # As the lists write the person: a Synology id bare, others with their platform.
+            "user_id": None if w.user_id is None else sender_of(w),
             "username": w.username,
             "chars": w.chars,
         }
         for w in console.monitor.webhooks()
     ]
+
+
+def sender_of(record: WebhookRecord) -> str:
+    """As the lists write a sender: a Synology id bare, others with their platform (qq:123)."""
+    return people.short(people.of(record.platform, record.user_id or 0))
+
+
+def last_sender(records: list[WebhookRecord], platform: str) -> str:
+    """The id of the last person answered from a platform: the live check's likely target."""
+    found = (w.user_id for w in records if w.accepted and w.user_id and w.platform == platform)
+    return str(next(found, ""))
 
 
 def error_rows(console: Console) -> list[dict[str, Any]]:

@@ -54,6 +54,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "抱歉，这个机器人只回答管理员允许的用户。请联系 NAS 管理员添加你，"
         "你的 Synology Chat 用户 ID 是 {user_id}。",
     },
+    "refused_guest_qq": {
+        "en": "Sorry, this bot only answers the people its admin has allowed. Ask the NAS admin to "
+        "add you as qq:{user_id}.",
+        "zh": "抱歉，这个机器人只回答管理员允许的用户。请联系 NAS 管理员把你加入名单，写作 qq:{user_id}。",
+    },
+    "text_only": {
+        "en": "I can only read text for now. Write your question in words.",
+        "zh": "我目前只能读文字，请用文字写下你的问题。",
+    },
+    "file_not_sent_qq": {
+        "en": "(QQ cannot take the file from this bot: use /export in Synology Chat or the web chat.)",
+        "zh": "（QQ 无法接收机器人发送的文件：请在 Synology Chat 或网页聊天中使用 /export。）",
+    },
     "refused_guest_web": {
         "en": "Sorry, this bot only answers the people its admin has allowed. Ask the NAS admin to "
         "add your web chat account {name} to the allowed users.",

@@ -25,6 +25,7 @@ class WebhookRecord:
     user_id: int | None = None
     username: str = ""
     chars: int = 0
+    platform: str = "synology"  # people.py's prefix: whose ids user_id is
 
 
 @dataclasses.dataclass(frozen=True)

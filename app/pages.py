@@ -55,6 +55,7 @@ class Console:
     usage: Callable[[str], dict[str, dict[str, Any]]]
     test_model: Callable[[Values], checks.Result]
     test_chat: Callable[[Values, int], checks.Result]
+    test_qq: Callable[[Values, bool, str], checks.Result]  # (values, to a group?, the number)
     model_ready: Callable[[Values], bool]
     people: Callable[[], list[dict[str, Any]]] = list
     set_limits: Callable[[str, dict[str, int] | None], None] = lambda person, own: None
@@ -246,6 +247,7 @@ class Pages:
             ("POST", "/people", self.save_people),
             ("POST", "/api/test-model", self.test_model),
             ("POST", "/api/test-chat", self.test_chat),
+            ("POST", "/api/test-qq", self.test_qq),
             ("GET", "/api/webhooks", self.recent_webhooks),
             ("GET", "/api/status", self.status),
         ]
@@ -403,6 +405,7 @@ class Pages:
             errors=result.errors if result else {},
             submitted=result.submitted if result else {},
             outgoing=f"{root.scheme}://{root.netloc}/webhook",
+            onebot_url=f"{root.scheme}://{root.netloc}/onebot",
             status_info=dashboard.status_info(console, values, t),
             webhooks=webhooks,
             recent_errors=console.monitor.errors(),
@@ -410,8 +413,10 @@ class Pages:
             chart_rows=rows,
             chart_days=days,
             message=message if message in MESSAGES else "",
-            last_user=next((w.user_id for w in webhooks if w.accepted and w.user_id), ""),
+            last_user=dashboard.last_sender(webhooks, people.SYNOLOGY),
+            last_qq=dashboard.last_sender(webhooks, "qq"),
             fmt_time=dashboard.fmt_time,
+            sender_of=dashboard.sender_of,
             channel_rows=channel_rows,
             password_error=password_error,
             people=dashboard.people_rows(console, values),
@@ -521,6 +526,22 @@ class Pages:
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 0 < int(raw) < 2**31:
             return json_answer(400, ok=False, error=t("bad_user_id"), fields={"user_id": t("bad_user_id")})
         result = self.console.test_chat(values, int(raw))
+        body: dict[str, Any] = {"ok": result.ok, **result.data}
+        if not result.ok:
+            body["error"] = pagetext.chat_error(t, result)
+        return json_answer(200, **body)
+
+    def test_qq(self) -> str:
+        values, refused = self.checked_values()
+        if refused is not None:
+            return refused
+        t = pagetext.Translator(language())
+        fields = form()
+        raw = (fields.get("qq_target") or "").strip()
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or int(raw) == 0:
+            problem = t("qq_bad_target")
+            return json_answer(400, ok=False, error=problem, fields={"qq_target": problem})
+        result = self.console.test_qq(values, fields.get("qq_kind") == "group", str(int(raw)))
         body: dict[str, Any] = {"ok": result.ok, **result.data}
         if not result.ok:
             body["error"] = pagetext.chat_error(t, result)

@@ -106,10 +106,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "st_bot": {"en": "Synology Chat bot", "zh": "Synology Chat 机器人"},
     "st_ready": {"en": "configured", "zh": "已配置"},
     "st_not_set": {"en": "not set up yet", "zh": "尚未设置"},
-    "st_waiting": {"en": "Answers waiting for Chat", "zh": "等待发送到 Chat 的回答"},
+    "st_waiting": {"en": "Answers waiting to be sent", "zh": "等待发送的回答"},
     "st_waiting_value": {
-        "en": "{count} (the NAS cannot be reached; next try at {time})",
-        "zh": "{count} 条（无法连接 NAS；下次尝试：{time}）",
+        "en": "{count} (Synology Chat or QQ cannot be reached; next try at {time})",
+        "zh": "{count} 条（无法连接 Synology Chat 或 QQ；下次尝试：{time}）",
     },
     "st_storage": {"en": "Data folder", "zh": "数据文件夹"},
     "st_storage_ok": {"en": "writable", "zh": "可写入"},
@@ -561,7 +561,7 @@ SETTING_TEXTS: dict[str, dict[str, str]] = {
 
 # Texts the page's script shows; they go into the page as JSON.
 SCRIPT_KEYS = (
-    "testing", "model_ok", "models_found", "chat_ok", "copied", "copy_failed", "request_failed",
+    "testing", "model_ok", "models_found", "chat_ok", "qq_ok", "copied", "copy_failed", "request_failed",
     "no_webhooks", "bad_user_id",
 )  # fmt: skip
 

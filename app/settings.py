@@ -290,7 +290,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "access", "channels", "webchat", "advanced")
+GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "access", "channels", "qq", "webchat", "advanced")
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 

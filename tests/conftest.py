@@ -15,7 +15,9 @@ import requests
 from app import auth, config
 from app.__main__ import Runtime, build
 from app.llm import ModelFactory, OpenAIModel
+from app.platforms.onebot.wire import OneBotClient
 from app.platforms.synology.wire import ChatClient
+from tests.fake_onebot import FakeNapCat
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
 from tests.webclient import ADMIN_PASSWORD, WebClient
@@ -39,6 +41,24 @@ def fake_chat() -> Iterator[FakeChat]:
     server = FakeChat(BOT_TOKEN, min_interval=TEST_PACING).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fake_qq() -> Iterator[FakeNapCat]:
+    server = FakeNapCat().start()
+    yield server
+    server.stop()
+
+
+def qq_settings(fake: FakeNapCat, **more: Any) -> dict[str, Any]:
+    """The settings that point the bot at a fake NapCat, paced fast for the tests."""
+    return {
+        "onebot_api_url": fake.url,
+        "onebot_access_token": fake.token,
+        "onebot_secret": fake.secret,
+        "onebot_send_interval": 0.05,
+        **more,
+    }
 
 
 @dataclasses.dataclass
@@ -178,6 +198,7 @@ def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Ite
                 cfg,
                 environ or {},
                 sender=fast_client(pacing),
+                qq_sender=OneBotClient(timeout=3.0),
                 model_factory=fast_models(),
                 queue_limit=queue_limit,
                 **({"clock": clock.wall, "monotonic": clock.monotonic} if clock else {}),

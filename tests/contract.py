@@ -14,9 +14,13 @@ import requests
 
 from app import checks, settings
 from app.platforms.base import Limits
+from app.platforms.onebot import check as onebot_check
+from app.platforms.onebot.platform import OneBot
+from app.platforms.onebot.wire import OneBotClient, Target
 from app.platforms.synology import check
 from app.platforms.synology.platform import SynologyChat
-from tests.conftest import BOT_TOKEN, Bot, fast_client
+from tests.conftest import BOT_TOKEN, Bot, fast_client, qq_settings
+from tests.fake_onebot import SELF_ID, FakeNapCat
 from tests.fake_synology import FakeChat
 
 # What must become of a canned inbound message:
@@ -41,6 +45,7 @@ class Case(Protocol):
 
     def start(self, make_bot: Callable[..., Bot]) -> Bot: ...
     def canned(self) -> list[Canned]: ...
+    def immediate(self, answer: requests.Response) -> str: ...
     def posts(self) -> list[str]: ...
     def ask(self, bot: Bot, question: str) -> requests.Response: ...
     def live_check(self, bot: Bot, code: int) -> checks.Result: ...
@@ -98,6 +103,10 @@ class SynologyCase:
             Canned("a user id that is no number", form(token=BOT_TOKEN, user_id="4; rm", text="hi"), REFUSED),
         ]  # fmt: skip
 
+    def immediate(self, answer: requests.Response) -> str:
+        """Chat shows the "text" of the HTTP answer to the person."""
+        return str(answer.json().get("text", ""))
+
     def posts(self) -> list[str]:
         return self.fake.texts()
 
@@ -110,8 +119,79 @@ class SynologyCase:
         return check.test_chat(values, fast_client(), 4)
 
 
-def cases(fake_chat: FakeChat) -> dict[str, Case]:
-    return {"synology": SynologyCase(fake_chat)}
+class QQCase:
+    name = "qq"
+    limits = OneBot.limits
+    # retcodes (and HTTP statuses for the token and a broken server), from
+    # shared/reference/platforms.md §2.5: NapCat's 403 for a wrong token, retcode 200 for a
+    # failed send or an unknown action, go-cqhttp's 100 for its risk control, NapCat's 1200.
+    error_kinds: ClassVar[dict[int, str]] = {
+        401: "qq_token", 403: "qq_token", 502: "qq_unreachable",
+        100: "qq_risk", 200: "qq_failed", 1200: "qq_failed",
+    }  # fmt: skip
+
+    def __init__(self, fake: FakeNapCat) -> None:
+        self.fake = fake
+
+    def start(self, make_bot: Callable[..., Bot]) -> Bot:
+        return make_bot(**qq_settings(self.fake))
+
+    def canned(self) -> list[Canned]:
+        fake = self.fake
+
+        def event(message: Any, group: bool = False, **more: Any) -> Callable[[Bot], requests.Response]:
+            def send(bot: Bot) -> requests.Response:
+                return fake.push(bot.url, fake.event(message, group_id=4321 if group else None), **more)
+
+            return send
+
+        def at_bot(words: str) -> list[dict[str, Any]]:
+            return [{"type": "at", "data": {"qq": str(SELF_ID)}}, {"type": "text", "data": {"text": words}}]
+
+        def raw(body: bytes) -> Callable[[Bot], requests.Response]:
+            return lambda bot: fake.push(bot.url, body)
+
+        heartbeat = {"post_type": "meta_event", "meta_event_type": "heartbeat", "self_id": SELF_ID}
+        return [
+            Canned("a private message", event([{"type": "text", "data": {"text": "what is RAID?"}}]),
+                   ANSWERED, "RAID?"),
+            Canned("a private message in the CQ string format", event("what is &#91;RAID&#93;?"),
+                   ANSWERED, "[RAID]?"),
+            Canned("a group message that @-mentions the bot", event(at_bot(" hi"), group=True),
+                   ANSWERED, "alice: hi"),
+            Canned("a group message with the prefix", event("/gpt hello", group=True),
+                   ANSWERED, "alice: hello"),
+            Canned("a group message for others", event("lunch?", group=True), IGNORED),
+            Canned("only an @ of the bot", event(at_bot(""), group=True), AT_ONCE, "ask"),
+            Canned("a heartbeat", lambda bot: fake.push(bot.url, heartbeat), IGNORED),
+            Canned("a wrong signature", event("hi", secret="W" * 20), REFUSED),
+            Canned("no signature", event("hi", secret=""), REFUSED),
+            Canned("a body that is no JSON", raw(b"\xff\xfe{"), REFUSED),
+            Canned("a user id that is no number", raw(b'{"post_type": "message", "message_type": "private", '
+                   b'"message_id": 1, "user_id": "4; rm", "message": "hi"}'), REFUSED),
+        ]  # fmt: skip
+
+    def immediate(self, answer: requests.Response) -> str:
+        """A quick operation's reply, which NapCat sends at once; a 204 says nothing."""
+        if answer.status_code == 204 or not answer.content:
+            return ""
+        reply = answer.json().get("reply") or []
+        return "".join(s["data"].get("text", "") for s in reply if s.get("type") == "text")
+
+    def posts(self) -> list[str]:
+        return self.fake.texts()
+
+    def ask(self, bot: Bot, question: str) -> requests.Response:
+        return self.fake.push(bot.url, self.fake.event([{"type": "text", "data": {"text": question}}]))
+
+    def live_check(self, bot: Bot, code: int) -> checks.Result:
+        self.fake.script.append({"http": code} if code in (401, 403, 502) else {"retcode": code})
+        values = settings.resolve(bot.runtime.store.settings(), {})
+        return onebot_check.test_qq(values, OneBotClient(timeout=3.0), Target(user="12345678"))
 
 
-CASES = ("synology",)
+def cases(fake_chat: FakeChat, fake_qq: FakeNapCat) -> dict[str, Case]:
+    return {"synology": SynologyCase(fake_chat), "qq": QQCase(fake_qq)}
+
+
+CASES = ("synology", "qq")

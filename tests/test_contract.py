@@ -11,8 +11,10 @@ from collections.abc import Callable
 import pytest
 
 from app import pagetext, pagetext_hant, text
+from app.platforms import registry
 from tests.conftest import Bot
 from tests.contract import ANSWERED, AT_ONCE, CASES, IGNORED, REFUSED, Case, cases
+from tests.fake_onebot import FakeNapCat
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
 
@@ -20,8 +22,8 @@ LANGUAGES = ("en", "zh", "zh-Hant")
 
 
 @pytest.fixture(params=CASES)
-def case(request: pytest.FixtureRequest, fake_chat: FakeChat) -> Case:
-    return cases(fake_chat)[request.param]
+def case(request: pytest.FixtureRequest, fake_chat: FakeChat, fake_qq: FakeNapCat) -> Case:
+    return cases(fake_chat, fake_qq)[request.param]
 
 
 def test_canned_inbound_messages(case: Case, make_bot: Callable[..., Bot], fake_model: FakeOpenAI) -> None:
@@ -33,14 +35,14 @@ def test_canned_inbound_messages(case: Case, make_bot: Callable[..., Bot], fake_
         new_posts = case.posts()[posted:]
         calls = len(fake_model.chat_requests()) - asked
         what = f"{case.name}: {canned.label}"
-        if canned.expect == ANSWERED:
-            assert answer.status_code == 200, what
+        if canned.expect == ANSWERED:  # acknowledged: Chat wants 200, OneBot takes 204 too
+            assert answer.status_code in (200, 204), what
             assert calls == 1 and any(canned.says in post for post in new_posts), (what, new_posts)
         elif canned.expect == AT_ONCE:
-            assert answer.status_code == 200 and canned.says in answer.json().get("text", ""), what
+            assert answer.status_code == 200 and canned.says in case.immediate(answer), what
             assert calls == 0 and new_posts == [], what
         elif canned.expect == IGNORED:
-            assert answer.status_code == 200 and not answer.json().get("text"), what
+            assert answer.status_code in (200, 204) and not case.immediate(answer), what
             assert calls == 0 and new_posts == [], what
         else:
             assert canned.expect == REFUSED
@@ -56,7 +58,7 @@ def test_a_long_answer_arrives_whole_in_posts_within_the_limits(
     lines = [f"line {n}: " + "数据" * (n % 7) + "x" * 40 for n in range(3 * case.limits.chars // 40)]
     long = "An answer.\n\n```text\n" + "\n".join(lines) + "\n```\n\nThe end."
     fake_model.reply = lambda messages: long
-    assert case.ask(bot, "a long one").status_code == 200
+    assert case.ask(bot, "a long one").status_code in (200, 204)
     bot.idle(30)
     posts = case.posts()
     assert len(posts) >= 3, posts
@@ -79,4 +81,7 @@ def test_error_codes_map_to_kinds_the_page_explains(case: Case, make_bot: Callab
             sentence = pagetext.chat_error(pagetext.Translator(lang), result)
             assert sentence and not sentence.startswith("ce_"), (code, lang)
             assert not any(secret and secret in sentence for secret in secrets), (code, lang)
-        assert f"ce_{kind}" in pagetext.TEXTS and f"ce_{kind}" in pagetext_hant.TEXTS, kind
+        # The core's words, or the platform's own (its words.py, all three languages there).
+        assert (f"ce_{kind}" in pagetext.TEXTS and f"ce_{kind}" in pagetext_hant.TEXTS) or (
+            set(registry.TEXTS.get(f"ce_{kind}", {})) == set(LANGUAGES)
+        ), kind

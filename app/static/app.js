@@ -135,6 +135,23 @@
     });
   }
 
+  // -- test QQ ---------------------------------------------------------------------------------
+  const testQQ = document.getElementById("test-qq");
+  if (testQQ) {
+    const box = document.getElementById("qq-result");
+    testQQ.addEventListener("click", async () => {
+      testQQ.disabled = true;
+      showResult(box, true, [t("testing")]);
+      const answer = await call("POST", "/api/test-qq", formBody());
+      testQQ.disabled = false;
+      if (answer.ok) {
+        showResult(box, true, [t("qq_ok"), el("pre", JSON.stringify(answer.answer, null, 1))]);
+      } else {
+        showResult(box, false, [answer.error, ...fieldLines(answer)]);
+      }
+    });
+  }
+
   // -- recent webhooks -------------------------------------------------------------------------
   const refresh = document.getElementById("refresh-webhooks");
   if (refresh) {

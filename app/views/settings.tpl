@@ -29,6 +29,7 @@
     <div><dt>{{t('st_latency')}}</dt><dd id="st-latency">{{t('st_latency_value', median=latency['median'], max=latency['max'], count=latency['count']) if latency['count'] else t('st_none_yet')}}</dd></div>
     <div><dt>{{t('st_model')}}</dt><dd class="{{'good' if status_info['model_ready'] else 'bad'}}" id="st-model">{{values.model if status_info['model_ready'] else t('st_not_set')}}</dd></div>
     <div><dt>{{t('st_bot')}}</dt><dd class="{{'good' if status_info['bot_ready'] and status_info['incoming_ready'] else 'bad'}}" id="st-bot">{{t('st_ready') if status_info['bot_ready'] and status_info['incoming_ready'] else t('st_not_set')}}</dd></div>
+    <div><dt>{{t('st_qq')}}</dt><dd class="{{'good' if status_info['qq_ready'] else 'bad'}}" id="st-qq">{{t('st_ready') if status_info['qq_ready'] else t('st_not_set')}}</dd></div>
   </dl>
   <h3>{{t('chart_title')}}</h3>
   % if chart_rows:
@@ -123,6 +124,36 @@
       <p class="help">{{t('test_user_help')}}</p>
       <div class="result" id="chat-result" role="status" aria-live="polite"></div>
     </div>
+    % elif group == 'qq':
+    <div class="check" id="qq-check">
+      <div class="copy-row">
+        <label for="onebot-url">{{t('qq_event_url')}}</label>
+        <div class="copy">
+          <input id="onebot-url" value="{{onebot_url}}" readonly>
+          <button type="button" class="copy-button" data-copy="onebot-url">{{t('copy')}}</button>
+        </div>
+        <p class="help">{{t('qq_event_help')}}</p>
+      </div>
+      <ol class="steps" id="qq-guide">
+        <li>{{t('qq_guide_1')}}</li>
+        <li>{{t('qq_guide_2')}}</li>
+        <li>{{t('qq_guide_3')}}</li>
+        <li>{{t('qq_guide_4')}}</li>
+        <li>{{t('qq_guide_5')}}</li>
+      </ol>
+      <p class="note" id="qq-warning">{{t('qq_warning')}}</p>
+      <label for="qq-target">{{t('qq_test_target')}}</label>
+      <div class="copy">
+        <select id="qq-kind" name="qq_kind" aria-label="{{t('qq_test_target')}}">
+          <option value="private">{{t('qq_private')}}</option>
+          <option value="group">{{t('qq_group')}}</option>
+        </select>
+        <input id="qq-target" name="qq_target" inputmode="numeric" value="{{last_qq}}" placeholder="12345678">
+        <button type="button" id="test-qq">{{t('qq_test_button')}}</button>
+      </div>
+      <p class="help">{{t('qq_test_help')}}</p>
+      <div class="result" id="qq-result" role="status" aria-live="polite"></div>
+    </div>
     % end
   </fieldset>
   % end
@@ -176,7 +207,7 @@
     % for w in webhooks:
       <tr class="{{'good' if w.accepted else 'bad'}}">
         <td>{{fmt_time(w.at)}}</td><td>{{w.client}}</td>
-        <td>{{('%s (%s)' % (w.username, w.user_id)) if w.user_id is not None else '–'}}</td>
+        <td>{{('%s (%s)' % (w.username, sender_of(w))) if w.user_id is not None else '–'}}</td>
         <td>{{w.status}} · {{t('wh_' + w.reason)}}{{(' — ' + w.detail) if w.detail else ''}}</td>
       </tr>
     % end

@@ -1,0 +1,111 @@
+"""Delivering an answer in QQ: split for QQ (parts far below any hard limit, since its risk
+control hits long messages), sent through the OneBot API one part at a time, paced, in order,
+progress recorded after each part so a restart resumes after the last one. In a group the
+first part quotes the question and @-mentions the asker."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from app import i18n, people
+from app.platforms.onebot import events, wire
+from app.settings import Values
+from app.text import split_message
+from app.worker import Job, RetryLater
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    def update_job(self, job_id: str, **fields: Any) -> None: ...
+
+
+class Sender(Protocol):
+    def send(
+        self, api_url: str, token: str, target: wire.Target, message: list[dict[str, Any]], interval: float
+    ) -> dict[str, Any]: ...
+
+
+# Failures that pass by themselves: NapCat restarting or QQ logging in again. Anything else
+# (a wrong token, QQ's risk control) would only get worse by trying again.
+TRANSIENT = frozenset({"qq_unreachable"})
+
+
+def target_of(job: Job) -> wire.Target:
+    group = job.channel.partition("group:")[2]
+    return wire.Target(group=group) if group else wire.Target(user=people.local(job.person))
+
+
+class QQDelivery:
+    def __init__(
+        self,
+        sender: Sender,
+        store: Progress,
+        on_error: Callable[[str, str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sender = sender
+        self._store = store
+        self._on_error = on_error
+        self._clock = clock
+
+    def __call__(self, job: Job, text: str, values: Values) -> None:
+        if not values.onebot_api_url:
+            self._report(job, "qq_no_url", "onebot_api_url is not set, so the answer cannot be sent")
+            return
+        if job.attachments:  # QQ takes no file through a message: say where to get it
+            text = f"{text}\n\n{i18n.t(job.lang, 'file_not_sent_qq')}"
+        parts = split_message(text, int(values.onebot_part_chars))
+        target = target_of(job)
+        try:
+            if not job.posting:  # a stop from here on may leave a part half sent
+                job.posting = True
+                self._store.update_job(job.id, posting=True)
+            if job.interrupted and job.sent < len(parts):
+                # The part in flight at the stop may have arrived: say so rather than guess.
+                self._send(values, target, [wire.text_segment(i18n.t(job.lang, "resent"))], job)
+                job.interrupted = False
+            while job.sent < len(parts):
+                message = [wire.text_segment(parts[job.sent])]
+                if target.group and job.sent == 0:
+                    head = events.reply_head(events.quoted_id(job.dedupe), people.local(job.person))
+                    message = [*head, wire.text_segment(" " + parts[0])]
+                self._send(values, target, message, job)
+                self._progress(job, job.sent + 1)
+        except wire.OneBotError as exc:  # its text never holds the token
+            if exc.kind not in TRANSIENT:
+                self._report(job, exc.kind, str(exc))
+                return
+            hours = float(values.delivery_retry_hours)
+            if job.failing_since and self._clock() - job.failing_since >= hours * 3600:
+                self._report(job, exc.kind, f"given up after trying for {hours:g} h: {exc}")
+                return
+            raise RetryLater(exc.kind, str(exc)) from None
+
+    def _send(self, values: Values, target: wire.Target, message: list[dict[str, Any]], job: Job) -> None:
+        try:
+            self._sender.send(
+                values.onebot_api_url,
+                values.onebot_access_token,
+                target,
+                message,
+                float(values.onebot_send_interval),
+            )
+        except wire.OneBotError as exc:
+            if exc.kind != "qq_timeout":
+                raise
+            # It may have reached QQ: count it as sent rather than post it twice.
+            self._report(job, exc.kind, str(exc))
+
+    def _progress(self, job: Job, count: int) -> None:
+        job.sent = count  # first: a failed write below is retried from the right part
+        job.attempts, job.failing_since = 0, 0.0  # the retry deadline counts from progress
+        self._store.update_job(job.id, sent=count, attempts=0, failing_since=0.0)
+
+    def _report(self, job: Job, kind: str, message: str) -> None:
+        log.error("could not deliver the answer to %s in QQ: %s", job.person, message)
+        if self._on_error:
+            self._on_error(kind, message)

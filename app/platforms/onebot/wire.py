@@ -1,0 +1,329 @@
+"""OneBot v11's wire format, as NapCat (and LLOneBot, Lagrange) speak it: the events an
+implementation POSTs to us (signed with HMAC-SHA1 over the raw body), their messages in either
+format (segment arrays, or strings with CQ codes), and the HTTP API replies go out through
+(Bearer token, `{status, retcode, data}` answers). Facts and sources:
+shared/reference/platforms.md §2."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+
+from app.platforms.http import BadRequest
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 30.0  # NapCat waits for QQ's own answer to a send; it gives up itself near 30 s
+MAX_ID = 20  # digits: QQ numbers and group numbers fit in 64 bits
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+def signature_ok(secret: str, body: bytes, header: str) -> bool:
+    """X-Signature: sha1=<hex HMAC-SHA1(secret, raw body)>, compared in constant time."""
+    expected = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode("ascii", "replace"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    type: str
+    data: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    post_type: str  # message, message_sent, meta_event, notice, request, or a newer one
+    self_id: str = ""
+    detail_type: str = ""  # message_type, meta_event_type, notice_type or request_type
+    message_id: str = ""
+    user_id: str = ""
+    group_id: str = ""
+    segments: tuple[Segment, ...] = ()
+    name: str = ""  # the sender's group card, or else their nickname: shown to the model only
+
+
+def parse_event(body: bytes) -> Event:
+    """An event as the implementation posted it; BadRequest says what is wrong with it."""
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("the body is not JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest("the event must be a JSON object")
+    post_type = value.get("post_type")
+    if not isinstance(post_type, str) or not post_type:
+        raise BadRequest("post_type is missing")
+    detail = value.get(f"{post_type}_type") or value.get("message_type") or ""
+    self_id = _id(value, "self_id", needed=False)
+    event = Event(post_type=post_type[:40], self_id=self_id, detail_type=_str(detail)[:40])
+    if post_type not in ("message", "message_sent"):
+        return event
+    sender = value.get("sender")
+    sender = sender if isinstance(sender, dict) else {}
+    name = _str(sender.get("card")) or _str(sender.get("nickname"))
+    return dataclasses.replace(
+        event,
+        detail_type=_str(value.get("message_type"))[:40],
+        message_id=_message_id(value.get("message_id")),
+        user_id=_id(value, "user_id"),
+        group_id=_id(value, "group_id", needed=value.get("message_type") == "group"),
+        segments=segments(value.get("message")),
+        name=name[:64],
+    )
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, bool | dict | list) or value is None:
+        return ""
+    text = str(value)
+    if _SURROGATE.search(text):
+        # JSON's \ud800 escapes give lone surrogates, which no file, log or UTF-8 send can hold.
+        raise BadRequest("a field holds an invalid character")
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_DIGITS = re.compile(rf"[0-9]{{1,{MAX_ID}}}")
+_MESSAGE_ID = re.compile(r"-?[0-9A-Za-z_]{1,40}")
+
+
+def _id(value: dict[str, Any], field: str, *, needed: bool = True) -> str:
+    """Ids come as numbers or as strings (implementations differ); they are kept as strings."""
+    raw = value.get(field)
+    if raw is None or raw == "":
+        if needed:
+            raise BadRequest(f"{field} is missing")
+        return ""
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not _DIGITS.fullmatch(str(raw)):
+        raise BadRequest(f"{field} must be a number")
+    return str(int(raw))
+
+
+def _message_id(raw: Any) -> str:
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise BadRequest("message_id is missing or not a number")
+    if not _MESSAGE_ID.fullmatch(str(raw)):
+        raise BadRequest("message_id is malformed")
+    return str(raw)
+
+
+MAX_SEGMENTS = 500
+
+
+def segments(message: Any) -> tuple[Segment, ...]:
+    """A message in either format: an array of segments, or a string with CQ codes."""
+    if isinstance(message, str):
+        return parse_cq(_str(message))
+    if not isinstance(message, list):
+        raise BadRequest("message must be a segment array or a string")
+    if len(message) > MAX_SEGMENTS:
+        raise BadRequest(f"the message has more than {MAX_SEGMENTS} segments")
+    found: list[Segment] = []
+    for item in message:
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            raise BadRequest("a message segment is not an object with a type")
+        data = item.get("data")
+        data = data if isinstance(data, dict) else {}
+        found.append(Segment(item["type"], {str(k): _str(v) for k, v in data.items()}))
+    return tuple(found)
+
+
+_CQ = re.compile(r"\[CQ:([A-Za-z0-9_.-]+)((?:,[^\]]*)?)\]")
+
+
+def parse_cq(text: str) -> tuple[Segment, ...]:
+    """The string format: text, escaped (&amp; &#91; &#93;), between [CQ:type,key=value,…]
+    codes whose values also escape the comma (&#44;)."""
+    found: list[Segment] = []
+    at = 0
+    for code in _CQ.finditer(text):
+        if code.start() > at:
+            found.append(Segment("text", {"text": unescape(text[at : code.start()])}))
+        data: dict[str, str] = {}
+        for pair in code.group(2).split(",")[1:]:
+            key, _, value = pair.partition("=")
+            data[key.strip()] = unescape(value)
+        found.append(Segment(code.group(1), data))
+        at = code.end()
+        if len(found) > MAX_SEGMENTS:
+            raise BadRequest(f"the message has more than {MAX_SEGMENTS} segments")
+    if at < len(text):
+        found.append(Segment("text", {"text": unescape(text[at:])}))
+    return tuple(found)
+
+
+def unescape(text: str) -> str:
+    # &amp; last: "&amp;#91;" is the text "&#91;", not "[".
+    return text.replace("&#91;", "[").replace("&#93;", "]").replace("&#44;", ",").replace("&amp;", "&")
+
+
+def text_of(event: Event) -> tuple[str, bool, bool]:
+    """The message as the bot reads it: its text, whether it @-mentions the bot, and whether it
+    held anything else (a picture, a sticker) that the bot cannot read yet. An @ of someone
+    else stays in the text as @<number>; the bot's own @ is taken out."""
+    pieces: list[str] = []
+    mentioned = other = False
+    for segment in event.segments:
+        if segment.type == "text":
+            pieces.append(segment.data.get("text", ""))
+        elif segment.type == "at":
+            qq = segment.data.get("qq", "")
+            if event.self_id and qq == event.self_id:
+                mentioned = True
+            else:
+                pieces.append(f"@{segment.data.get('name') or qq} ")
+        elif segment.type not in ("reply", "face"):  # a quote, a small emoji: nothing to read
+            other = True
+    return "".join(pieces).strip(), mentioned, other
+
+
+def strip_prefix(text: str, prefixes: tuple[str, ...]) -> tuple[str, bool]:
+    """The text without a leading prefix ("/gpt hi" → "hi"). A prefix must end there: "/gptfoo"
+    and "/gpt4" are other commands, while "/gpt你好" is a question to the bot."""
+    folded = text.casefold()
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        if prefix and folded.startswith(prefix.casefold()):
+            rest = text[len(prefix) :]
+            if not rest or not (rest[0].isascii() and (rest[0].isalnum() or rest[0] == "_")):
+                return rest.strip(), True
+    return text, False
+
+
+# -- the HTTP API ----------------------------------------------------------------------------------
+
+
+def text_segment(text: str) -> dict[str, Any]:
+    return {"type": "text", "data": {"text": text}}
+
+
+class OneBotError(RuntimeError):
+    """An API call failed. `kind` (the settings page explains each): qq_token, qq_risk,
+    qq_failed, qq_unreachable, qq_timeout, qq_http. `code` is the retcode, or the HTTP status.
+    The message never holds the token."""
+
+    def __init__(self, kind: str, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+
+
+# retcodes that say QQ itself refused: go-cqhttp's 100 (SEND_MSG_API_ERROR) is its risk control.
+RISK_RETCODES = frozenset({100})
+
+
+class OneBotClient:
+    """Calls the implementation's HTTP API (POST /<action>, JSON). Sends of one account are paced
+    across all threads: QQ's risk control punishes fast senders. Safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = SEND_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._timeout = timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._guard = threading.Lock()
+        self._next_slot = -1e9
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def send(
+        self, api_url: str, token: str, target: Target, message: list[dict[str, Any]], interval: float
+    ) -> dict[str, Any]:
+        """One message (always a segment array, so no text is read as a CQ code) to a person or
+        a group, paced `interval` seconds after the account's previous send. Returns `data`."""
+        if target.group:
+            action, params = "send_group_msg", {"group_id": int(target.group), "message": message}
+        else:
+            action, params = "send_private_msg", {"user_id": int(target.user), "message": message}
+        with self._paced(interval):
+            return self.call(api_url, token, action, params)
+
+    def call(self, api_url: str, token: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self._session().post(
+                f"{api_url.rstrip('/')}/{action}", json=params, headers=headers, timeout=self._timeout
+            )
+        except requests.exceptions.SSLError:
+            raise OneBotError("qq_http", "the HTTPS certificate of the OneBot API was refused") from None
+        except requests.exceptions.ConnectTimeout:
+            raise OneBotError("qq_unreachable", "timed out connecting to the OneBot API") from None
+        except requests.exceptions.Timeout:
+            # QQ may still have sent it: a retry could post it twice.
+            said = f"the OneBot API did not answer within {self._timeout:g} s"
+            raise OneBotError("qq_timeout", said) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.InvalidURL):
+            raise OneBotError("qq_unreachable", "could not connect to the OneBot API") from None
+        return _check_answer(response)
+
+    @contextmanager
+    def _paced(self, interval: float) -> Iterator[None]:
+        with self._guard:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + interval
+        if slot > now:
+            self._sleep(slot - now)
+        try:
+            yield
+        finally:
+            with self._guard:  # the gap counts from the end of a send, as QQ sees it
+                self._next_slot = max(self._next_slot, self._clock() + interval)
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    user: str = ""  # a private message to this QQ number
+    group: str = ""  # or a group message to this group number
+
+
+def _check_answer(response: requests.Response) -> dict[str, Any]:
+    status = response.status_code
+    if status in (401, 403):  # NapCat: 403 {"message": "token verify failed!"}, with or without one
+        raise OneBotError("qq_token", f"HTTP {status}: the access token was refused", status)
+    if status >= 500:
+        raise OneBotError("qq_unreachable", f"the OneBot API answered HTTP {status}", status)
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise OneBotError(
+            "qq_http", f"HTTP {status} without a OneBot answer; is the API URL NapCat's HTTP server?", status
+        )
+    if status != 200:
+        raise OneBotError("qq_http", f"HTTP {status}: {_said(answer)}", status)
+    retcode = answer.get("retcode")
+    if answer.get("status") in ("ok", "async") and retcode in (0, 1):
+        data = answer.get("data")
+        return data if isinstance(data, dict) else {}
+    code = retcode if isinstance(retcode, int) and not isinstance(retcode, bool) else None
+    kind = "qq_risk" if code in RISK_RETCODES else "qq_failed"
+    raise OneBotError(kind, f"retcode {code}: {_said(answer)}", code)
+
+
+def _said(answer: dict[str, Any]) -> str:
+    words = [str(answer.get(k))[:200] for k in ("wording", "message", "msg") if answer.get(k)]
+    return " / ".join(dict.fromkeys(words)) or "no reason given"
