@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import store as store_module  # noqa: E402
-from bench import answers, logins, slow  # noqa: E402
+from bench import answers, logins, onebot, slow  # noqa: E402
 from tests.fake_http import free_port  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.fake_synology import FakeChat  # noqa: E402
@@ -62,7 +62,9 @@ def rss_mib(pid: int) -> float:
 class Server:
     """`python -m app serve` in its own process, wired to the fakes through the environment."""
 
-    def __init__(self, model: FakeOpenAI, chat: FakeChat, data: Path) -> None:
+    def __init__(
+        self, model: FakeOpenAI, chat: FakeChat, data: Path, extra: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNOCHATGPT_", "OPENAI_"))}
@@ -74,6 +76,7 @@ class Server:
             SYNOCHATGPT_ADMIN_PASSWORD="bench-admin-password",  # noqa: S106 (a throwaway server)
             SYNOCHATGPT_LOG_LEVEL="warning",
         )
+        env.update(extra or {})
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [
@@ -270,6 +273,12 @@ def main() -> int:
         figures["runs"] = runs
         figures["rss_load"] = max(r["rss_peak"] for r in runs)
         hardening(model, chat, figures)
+        figures.update(
+            onebot.measure(
+                lambda extra: Server(model, chat, Path(tempfile.mkdtemp(prefix="bench-qq-")), extra),
+                MODEL_SECONDS,
+            )
+        )
     finally:
         model.stop()
         chat.stop()
@@ -382,6 +391,7 @@ def write_results(figures: dict[str, Any]) -> None:
             if "logins_rss" in figures
             else []
         ),
+        *onebot.report(figures, MODEL_SECONDS),
         "",
         "| conversations stored | store one message: median ms | p99 ms | add one exchange: median ms |",
         "|---|---|---|---|",
