@@ -21,8 +21,7 @@ from app.platforms import registry
 __all__ = ["ENV_PREFIX", "Custom", "Invalid", "Setting", "split_list"]
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful assistant answering in Synology Chat. Be concise. "
-    "Answer in the language the user writes in."
+    "You are a helpful assistant answering in a chat. Be concise. Answer in the language the user writes in."
 )
 
 

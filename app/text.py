@@ -120,3 +120,27 @@ def _prefix(text: str, units: int) -> str:
         if count > units:
             return text[:index]
     return text
+
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")  # not __: Python's __init__ is no bold
+_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
+
+
+def plain(text: str) -> str:
+    """Markdown made readable where a platform shows text as it is (QQ): headings without their
+    #, bold without its **, links as "text (address)". Code stays as it is, fences and
+    `inline code` included, since code must stand apart and its characters mean something."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        after = _fence_after(line, fence)
+        if fence is None and after is None:
+            parts = _HEADING.sub("", line).split("`")  # odd parts are inline code
+            for n in range(0, len(parts), 2):
+                parts[n] = _LINK.sub(r"\1 (\2)", _STRONG.sub(r"\1", parts[n]))
+            out.append("`".join(parts))
+        else:
+            out.append(line)
+        fence = after
+    return "\n".join(out)

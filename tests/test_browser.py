@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
 
 from tests.conftest import BOT_TOKEN, Bot
+from tests.fake_onebot import FakeNapCat
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
 
@@ -394,3 +395,47 @@ def test_the_web_chat_on_a_phone_in_chinese(
     expect(page.locator("#chat-list a")).to_have_text(["你好"])
     shot(page, "22-web-chat-phone-menu", full=False)
     phone.close()
+
+
+def test_setting_up_qq_in_the_browser_in_chinese(
+    browser: Browser, make_bot: Callable[..., Bot], admin_hash: str, fake_qq: FakeNapCat
+) -> None:
+    """A NAS owner who runs NapCat: the QQ section, the event URL copied, the settings saved and
+    a test message sent, all on the Simplified Chinese page."""
+    bot = make_bot(admin_password=admin_hash)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        tab.goto(bot.url + "/login")
+        tab.fill("#password", "correct horse battery staple")
+        tab.click("#login-submit")
+        section = tab.locator("#group-qq")
+        expect(section.locator("legend")).to_have_text("QQ（OneBot v11）")
+        expect(tab.locator("#onebot-url")).to_have_value(bot.url + "/onebot")
+        section.locator(".copy-button").first.click()
+        assert tab.evaluate("navigator.clipboard.readText()") == bot.url + "/onebot"
+        tab.fill("#onebot_api_url", fake_qq.url)
+        tab.fill("#onebot_access_token", fake_qq.token)
+        tab.fill("#onebot_secret", fake_qq.secret)
+        tab.fill("#qq-target", "12345678")
+        tab.click("#test-qq")
+        expect(tab.locator("#qq-result")).to_contain_text("NapCat 已接受消息", timeout=15_000)
+        expect(tab.locator("#qq-result")).to_contain_text("message_id")
+        assert fake_qq.wait_for(1)[0].target == "user:12345678"
+        tab.fill("#onebot_access_token", "not-the-token")
+        tab.click("#test-qq")
+        expect(tab.locator("#qq-result")).to_contain_text("NapCat 拒绝了 token", timeout=15_000)
+        section.scroll_into_view_if_needed()
+        shot(tab, "10-qq-section-zh", full=False)
+        tab.fill("#onebot_access_token", fake_qq.token)
+        tab.click("#save")
+        expect(tab.locator("#st-qq")).to_have_text("已配置")
+        values = bot.runtime.settings()
+        assert (values.onebot_api_url, values.onebot_secret) == (fake_qq.url, fake_qq.secret)
+        assert fake_qq.secret not in tab.content() and fake_qq.token not in tab.content()
+    finally:
+        context.close()
+    assert errors == []

@@ -7,8 +7,10 @@ from __future__ import annotations
 import hmac
 import itertools
 import json
+import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,6 +20,9 @@ from tests.conftest import Bot, qq_settings
 from tests.fake_http import free_port
 from tests.fake_onebot import SELF_ID, FakeNapCat
 from tests.fake_openai import FakeOpenAI
+from tests.test_process import Process, processes
+
+__all__ = ["processes"]  # the fixture, used here
 
 ALICE = 12345678
 GROUP = 987654
@@ -348,3 +353,59 @@ def test_settings_sent_wrong_are_refused_with_their_names() -> None:
             settings.validate({name: value})
         assert name in str(refused.value)
     assert settings.validate({"onebot_prefixes": "/gpt, /ai"})["onebot_prefixes"] == ("/gpt", "/ai")
+
+
+def test_markdown_is_made_plain_for_qq_but_kept_in_the_history(
+    qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    fake_model.reply = lambda messages: (
+        "## Steps\n\n**Open** [DSM](https://nas.local:5001) and run `ls **/*.py`:\n\n"
+        "```python\nprint('**x**')\n```"
+    )
+    fake_qq.push(qq.url, fake_qq.event([text("how?")]))
+    sent = fake_qq.wait_for(1)[0]
+    assert sent.text == (
+        "Steps\n\nOpen DSM (https://nas.local:5001) and run `ls **/*.py`:\n\n```python\nprint('**x**')\n```"
+    )
+    qq.idle()
+    assert "**Open**" in json.dumps(qq.runtime.store.history(f"qq-{ALICE}"))
+
+
+# -- a real process ----------------------------------------------------------------------------------
+
+
+def test_kill_9_after_the_204_loses_nothing_and_the_log_holds_no_qq_secret(
+    tmp_path: Path, env: dict[str, str], fake_model: FakeOpenAI, fake_qq: FakeNapCat, processes: list[Process]
+) -> None:
+    env = {
+        **env,
+        "SYNOCHATGPT_ONEBOT_API_URL": fake_qq.url,
+        "SYNOCHATGPT_ONEBOT_ACCESS_TOKEN": fake_qq.token,
+        "SYNOCHATGPT_ONEBOT_SECRET": fake_qq.secret,
+        "SYNOCHATGPT_ONEBOT_SEND_INTERVAL": "0.1",
+        "SYNOCHATGPT_LOG_LEVEL": "debug",
+    }
+    fake_model.delay = 30.0
+    server = Process(tmp_path / "data", env)
+    processes.append(server)
+    events = [fake_qq.event([text(f"question {n}")], user_id=ALICE + n, message_id=300 + n) for n in range(3)]
+    for event in events:
+        assert fake_qq.push(server.url, event).status_code == 204
+    server.stop(signal.SIGKILL)
+    fake_model.delay = 0.0
+    fake_qq.script.append({"retcode": 100, "message": "SEND_MSG_API_ERROR"})  # one send refused: logged
+    again = Process(tmp_path / "data", env)
+    processes.append(again)
+    deadline = time.monotonic() + 20
+    while len(fake_qq.sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(s.text for s in fake_qq.sent) in (
+        [f"Answer to: question {n}" for n in pair] for pair in ((0, 1), (0, 2), (1, 2))
+    ), fake_qq.sent
+    assert fake_qq.push(again.url, events[0]).status_code == 204
+    again.stop()
+    assert len(fake_qq.sent) == 2, "a re-posted event is still remembered after the crash"
+    log = again.log()
+    assert "risk" in log or "SEND_MSG_API_ERROR" in log, log
+    for secret in (fake_qq.token, fake_qq.secret):
+        assert secret not in log and secret not in server.log()

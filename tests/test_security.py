@@ -22,6 +22,10 @@ PUBLIC = {
     ("GET", "/webhook"),
     ("HEAD", "/webhook"),
     ("POST", "/webhook"),
+    # NapCat posts QQ events here, each signed with onebot_secret (tests/test_onebot.py).
+    ("GET", "/onebot"),
+    ("HEAD", "/onebot"),
+    ("POST", "/onebot"),
     ("GET", "/setup"),
     ("POST", "/setup"),
     ("GET", "/login"),

@@ -19,7 +19,8 @@ from app.platforms.synology import words as synology_words
 if TYPE_CHECKING:
     from app.platforms.base import Platform
     from app.platforms.onebot.delivery import Sender as QQSender
-    from app.platforms.synology.delivery import Progress, Sender
+    from app.platforms.retrying import Progress
+    from app.platforms.synology.delivery import Sender
     from app.settings import Values
     from app.worker import Job
 

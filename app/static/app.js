@@ -118,39 +118,25 @@
     });
   }
 
-  // -- test chat -------------------------------------------------------------------------------
-  const testChat = document.getElementById("test-chat");
-  if (testChat) {
-    const box = document.getElementById("chat-result");
-    testChat.addEventListener("click", async () => {
-      testChat.disabled = true;
+  // -- a platform's test message: Synology Chat's and QQ's -------------------------------------
+  function liveCheck(buttonId, boxId, path, okKey) {
+    const button = document.getElementById(buttonId);
+    if (!button) return;
+    const box = document.getElementById(boxId);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
       showResult(box, true, [t("testing")]);
-      const answer = await call("POST", "/api/test-chat", formBody());
-      testChat.disabled = false;
+      const answer = await call("POST", path, formBody());
+      button.disabled = false;
       if (answer.ok) {
-        showResult(box, true, [t("chat_ok"), el("pre", JSON.stringify(answer.answer, null, 1))]);
+        showResult(box, true, [t(okKey), el("pre", JSON.stringify(answer.answer, null, 1))]);
       } else {
         showResult(box, false, [answer.error, ...fieldLines(answer)]);
       }
     });
   }
-
-  // -- test QQ ---------------------------------------------------------------------------------
-  const testQQ = document.getElementById("test-qq");
-  if (testQQ) {
-    const box = document.getElementById("qq-result");
-    testQQ.addEventListener("click", async () => {
-      testQQ.disabled = true;
-      showResult(box, true, [t("testing")]);
-      const answer = await call("POST", "/api/test-qq", formBody());
-      testQQ.disabled = false;
-      if (answer.ok) {
-        showResult(box, true, [t("qq_ok"), el("pre", JSON.stringify(answer.answer, null, 1))]);
-      } else {
-        showResult(box, false, [answer.error, ...fieldLines(answer)]);
-      }
-    });
-  }
+  liveCheck("test-chat", "chat-result", "/api/test-chat", "chat_ok");
+  liveCheck("test-qq", "qq-result", "/api/test-qq", "qq_ok");
 
   // -- recent webhooks -------------------------------------------------------------------------
   const refresh = document.getElementById("refresh-webhooks");

@@ -12,15 +12,12 @@ from typing import Any, Protocol
 
 from app import i18n, people
 from app.platforms.onebot import events, wire
+from app.platforms.retrying import Progress, record_progress, retry_or_give_up
 from app.settings import Values
-from app.text import split_message
-from app.worker import Job, RetryLater
+from app.text import plain, split_message
+from app.worker import Job
 
 log = logging.getLogger(__name__)
-
-
-class Progress(Protocol):
-    def update_job(self, job_id: str, **fields: Any) -> None: ...
 
 
 class Sender(Protocol):
@@ -58,7 +55,8 @@ class QQDelivery:
             return
         if job.attachments:  # QQ takes no file through a message: say where to get it
             text = f"{text}\n\n{i18n.t(job.lang, 'file_not_sent_qq')}"
-        parts = split_message(text, int(values.onebot_part_chars))
+        # QQ shows text as it is: Markdown's ** and # would stand there (platform.limits).
+        parts = split_message(plain(text), int(values.onebot_part_chars))
         target = target_of(job)
         try:
             if not job.posting:  # a stop from here on may leave a part half sent
@@ -74,16 +72,17 @@ class QQDelivery:
                     head = events.reply_head(events.quoted_id(job.dedupe), people.local(job.person))
                     message = [*head, wire.text_segment(" " + parts[0])]
                 self._send(values, target, message, job)
-                self._progress(job, job.sent + 1)
+                record_progress(self._store, job, job.sent + 1)
         except wire.OneBotError as exc:  # its text never holds the token
-            if exc.kind not in TRANSIENT:
-                self._report(job, exc.kind, str(exc))
-                return
-            hours = float(values.delivery_retry_hours)
-            if job.failing_since and self._clock() - job.failing_since >= hours * 3600:
-                self._report(job, exc.kind, f"given up after trying for {hours:g} h: {exc}")
-                return
-            raise RetryLater(exc.kind, str(exc)) from None
+            retry_or_give_up(
+                job,
+                exc.kind,
+                str(exc),
+                transient=exc.kind in TRANSIENT,
+                hours=float(values.delivery_retry_hours),
+                now=self._clock(),
+                give_up=lambda kind, message: self._report(job, kind, message),
+            )
 
     def _send(self, values: Values, target: wire.Target, message: list[dict[str, Any]], job: Job) -> None:
         try:
@@ -99,11 +98,6 @@ class QQDelivery:
                 raise
             # It may have reached QQ: count it as sent rather than post it twice.
             self._report(job, exc.kind, str(exc))
-
-    def _progress(self, job: Job, count: int) -> None:
-        job.sent = count  # first: a failed write below is retried from the right part
-        job.attempts, job.failing_since = 0, 0.0  # the retry deadline counts from progress
-        self._store.update_job(job.id, sent=count, attempts=0, failing_since=0.0)
 
     def _report(self, job: Job, kind: str, message: str) -> None:
         log.error("could not deliver the answer to %s in QQ: %s", job.person, message)

@@ -11,8 +11,9 @@ import bottle
 
 from app.platforms.base import Limits, Wiring
 from app.platforms.onebot import events
-from app.platforms.onebot.delivery import Progress, QQDelivery, Sender
+from app.platforms.onebot.delivery import QQDelivery, Sender
 from app.platforms.onebot.settings import PART_CHARS, SEND_INTERVAL
+from app.platforms.retrying import Progress
 from app.settings import Values
 from app.worker import Job
 

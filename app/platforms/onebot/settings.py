@@ -97,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
         label="Seconds between QQ messages",
         minimum=0.0,
         maximum=60.0,
-        help="The shortest gap between two messages the bot sends. Below 1 s QQ may take the "
+        help="How long the bot waits between two messages it sends. Below 1 s QQ may take the "
         "bot for a spammer.",
         words=SETTING_WORDS["onebot_send_interval"],
     ),

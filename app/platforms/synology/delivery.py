@@ -6,21 +6,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
 from app import i18n, people
 from app.platforms.base import Attachment
+from app.platforms.retrying import Progress, record_progress, retry_or_give_up
 from app.platforms.synology.downloads import Downloads
 from app.platforms.synology.wire import ChatError, split
 from app.settings import Values
-from app.worker import Job, RetryLater
+from app.worker import Job
 
 log = logging.getLogger(__name__)
-
-
-class Progress(Protocol):
-    def update_job(self, job_id: str, **fields: Any) -> None: ...
 
 
 class Sender(Protocol):
@@ -84,14 +81,15 @@ class ChatDelivery:
         try:
             self._post_all(job, url, text, user_id, verify, file_url=self._offer(job))
         except ChatError as exc:  # its text never holds the URL or the token
-            if exc.kind not in TRANSIENT:
-                self._fail(job, exc.kind, str(exc))
-                return
-            hours = float(values.delivery_retry_hours)
-            if job.failing_since and self._clock() - job.failing_since >= hours * 3600:
-                self._fail(job, exc.kind, f"given up after trying for {hours:g} h: {exc}")
-                return
-            raise RetryLater(exc.kind, str(exc)) from None
+            retry_or_give_up(
+                job,
+                exc.kind,
+                str(exc),
+                transient=exc.kind in TRANSIENT,
+                hours=float(values.delivery_retry_hours),
+                now=self._clock(),
+                give_up=lambda kind, message: self._fail(job, kind, message),
+            )
 
     def _offer(self, job: Job) -> str:
         """The file_url Chat downloads the reply's file from: Chat attaches a file only that
@@ -106,9 +104,7 @@ class ChatDelivery:
         self, job: Job, url: str, text: str, user_id: int | None, verify: bool | str, *, file_url: str
     ) -> None:
         def progress(count: int) -> None:
-            job.sent = count  # first: a failed write below is retried from the right chunk
-            job.attempts, job.failing_since = 0, 0.0  # the retry deadline counts from progress
-            self._store.update_job(job.id, sent=count, attempts=0, failing_since=0.0)
+            record_progress(self._store, job, count)
 
         total = len(split(text))
         if not job.posting:

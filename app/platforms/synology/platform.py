@@ -12,8 +12,9 @@ import bottle
 from app import people
 from app.platforms import http
 from app.platforms.base import Limits, Wiring
+from app.platforms.retrying import Progress
 from app.platforms.synology import webhook, wire
-from app.platforms.synology.delivery import ChatDelivery, Progress, Sender
+from app.platforms.synology.delivery import ChatDelivery, Sender
 from app.platforms.synology.downloads import Downloads
 from app.settings import Values
 from app.worker import Job
