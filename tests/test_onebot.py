@@ -166,6 +166,14 @@ def test_random_replies_answer_plain_group_messages(
     fake_qq.push(bot.url, fake_qq.event([text("lunch anyone?")], group_id=GROUP))
     fake_qq.wait_for(1)
     assert asked(fake_model) == ["alice: lunch anyone?"]
+    # Someone not allowed to chat, picked at random, is not told so: they did not ask.
+    bot.set(access="listed")
+    fake_qq.push(bot.url, fake_qq.event([text("dinner?")], group_id=GROUP, user_id=777))
+    asked_bot = fake_qq.event([text("/gpt hi")], group_id=GROUP, user_id=777)
+    assert fake_qq.push(bot.url, asked_bot).status_code == 200
+    bot.idle()
+    assert len(fake_model.chat_requests()) == 1 and len(fake_qq.quick) == 1
+    assert "qq:777" in fake_qq.quick[0].text
 
 
 def test_events_that_are_not_messages_and_our_own_messages_do_nothing(

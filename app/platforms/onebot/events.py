@@ -12,7 +12,7 @@ from typing import Any
 
 import bottle
 
-from app import i18n, people, worker
+from app import i18n, limits, people, worker
 from app.platforms import http
 from app.platforms.base import Message, Wiring
 from app.platforms.onebot import wire
@@ -57,14 +57,18 @@ def message_for(event: wire.Event, values: Values, chance: Callable[[], float]) 
     text, mentioned, other = wire.text_of(event)
     text, prefixed = wire.strip_prefix(text, tuple(values.onebot_prefixes))
     lang = i18n.pick(values.language, text)
+    person = people.of(QQ, event.user_id)
     if group and not (mentioned or prefixed):
         probability = float(values.onebot_probability)
         if not (text and probability > 0 and chance() < probability):
             raise Refused(NO_CONTENT, "no_trigger")
+        if values.paused or not limits.may_chat(values, limits.role(values, person, "")):
+            # Picked at random from someone who may not chat: ignored, not refused, so the
+            # gate's once-an-hour notice is kept for when they do ask the bot.
+            raise Refused(NO_CONTENT, "no_trigger")
     if not text:
         # A picture or a sticker alone, or only "@bot": say what the bot can read.
         raise Refused(NO_CONTENT, "empty", reply=i18n.t(lang, "text_only" if other else "ask_empty"))
-    person = people.of(QQ, event.user_id)
     per_user = values.onebot_group_context == "per_user"
     if group:
         conversation = f"qq-g{group}-{event.user_id}" if per_user else f"qq-g{group}"
@@ -80,6 +84,14 @@ def message_for(event: wire.Event, values: Values, chance: Callable[[], float]) 
         dedupe=dedupe_key(event),
         can_post_later=bool(values.onebot_api_url),
     )
+
+
+def addressed(event: wire.Event, values: Values) -> bool:
+    """Whether the message was for the bot (private, an @ of it, a prefix), not a random pick."""
+    if event.detail_type != "group":
+        return True
+    text, mentioned, _ = wire.text_of(event)
+    return mentioned or wire.strip_prefix(text, tuple(values.onebot_prefixes))[1]
 
 
 def dedupe_key(event: wire.Event) -> str:
@@ -137,7 +149,9 @@ def _event(wiring: Wiring, chance: Callable[[], float]) -> bottle.HTTPResponse:
     outcome = wiring.gate.receive(message, values, guest_notice=GUEST_NOTICE)
     if outcome.job is None:
         record(200, outcome.reason, **who)
-        return _answer(event, outcome.text)
+        # A message the bot picked at random was not addressed to it: its sender is not told
+        # about limits they never asked the bot about.
+        return _answer(event, outcome.text if addressed(event, values) else "")
     try:
         accepted = wiring.queue.accept(outcome.job)
     except OSError as exc:
