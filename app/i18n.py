@@ -59,6 +59,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "add you as qq:{user_id}.",
         "zh": "抱歉，这个机器人只回答管理员允许的用户。请联系 NAS 管理员把你加入名单，写作 qq:{user_id}。",
     },
+    "ask_empty_qq": {
+        "en": "Yes? Write your question after the @ or after /gpt.",
+        "zh": "在呢，请在 @ 或 /gpt 后面写上你的问题。",
+    },
+    "no_api_url_qq": {
+        "en": "I cannot answer in QQ yet: the NAS admin has to set OneBot API URL on the settings page.",
+        "zh": "我暂时无法在 QQ 中回答：NAS 管理员需要先在设置页面填写“OneBot API 地址”。",
+    },
     "text_only": {
         "en": "I can only read text for now. Write your question in words.",
         "zh": "我目前只能读文字，请用文字写下你的问题。",

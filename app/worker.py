@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from app import people
 from app.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class Job:
     # Progress and retry state, stored in the job's small side record (store.py), not in the
     # job file that holds the answer. posting: a post of this answer may be in flight.
     posting: bool = False
+    # The size the platform split the answer by when posting began: `sent` counts those posts,
+    # so a setting changed while the job waits must not shift them (0: none recorded).
+    post_size: int = 0
     attempts: int = 0  # failed tries since the last progress
     failing_since: float = 0.0  # wall clock of the first of them; 0 while none failed
     next_try: float = 0.0  # wall clock of the next try while waiting
@@ -87,6 +91,12 @@ class RetryLater(Exception):
 FIRST_RETRY = 2.0  # seconds; doubled after each failed try
 MAX_RETRY = 600.0  # a NAS that is down for hours is still tried every ten minutes
 STORAGE_ERRORS = (OSError, StoreError)
+
+
+def _source(job: Job) -> str:
+    """Where a delivery failed, for the dashboard: Synology Chat ("chat") or another platform."""
+    platform = people.platform(job.person)
+    return "chat" if platform == people.SYNOLOGY else platform
 
 
 def retry_delay(attempts: int, first: float = FIRST_RETRY, most: float = MAX_RETRY) -> float:
@@ -258,7 +268,7 @@ class Dispatcher:
             job.attempts,
         )
         if first and self._problems:  # once per outage, not at every try
-            self._problems.error("storage" if reason == "storage" else "chat", kind, message)
+            self._problems.error("storage" if reason == "storage" else _source(job), kind, message)
         try:  # so a restart keeps the pauses growing and the deadline where it was
             self._store.update_job(
                 job.id,

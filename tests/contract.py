@@ -162,7 +162,7 @@ class QQCase:
             Canned("a group message with the prefix", event("/gpt hello", group=True),
                    ANSWERED, "alice: hello"),
             Canned("a group message for others", event("lunch?", group=True), IGNORED),
-            Canned("only an @ of the bot", event(at_bot(""), group=True), AT_ONCE, "ask"),
+            Canned("only an @ of the bot", event(at_bot(""), group=True), AT_ONCE, "question"),
             Canned("a heartbeat", lambda bot: fake.push(bot.url, heartbeat), IGNORED),
             Canned("a wrong signature", event("hi", secret="W" * 20), REFUSED),
             Canned("no signature", event("hi", secret=""), REFUSED),

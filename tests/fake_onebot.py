@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -47,6 +48,13 @@ class Sent:
         return [s for s in self.message if isinstance(s, dict) and s.get("type") == kind]
 
 
+def stringify(event: dict[str, Any]) -> bytes:
+    """As JavaScript's JSON.stringify writes it: UTF-8, but a lone surrogate (half an emoji) as
+    a \\udXXX escape, which Python's json module cannot encode as UTF-8 by itself."""
+    text = json.dumps(event, ensure_ascii=False)
+    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text).encode()
+
+
 class FakeNapCat:
     def __init__(
         self,
@@ -60,6 +68,7 @@ class FakeNapCat:
         self.sent: list[Sent] = []
         self.quick: list[Sent] = []  # replies NapCat sent because of a quick operation
         self.refused: list[int] = []  # HTTP statuses or retcodes it answered with a failure
+        self.arrived = 0  # API calls that reached it, before any answer
         self.script: deque[dict[str, Any]] = deque()  # forced behaviours for the next sends
         self.message_ids = itertools.count(1000)
         self._lock = threading.Lock()
@@ -137,7 +146,7 @@ class FakeNapCat:
         """POST an event to the bot as NapCat's HTTP client does: lower-case x-self-id and
         x-signature (sha1=HMAC-SHA1 of its token over the exact body), no Content-Length. Then
         carry out a quick operation in a 2xx answer."""
-        body = event if isinstance(event, bytes) else json.dumps(event, ensure_ascii=False).encode()
+        body = event if isinstance(event, bytes) else stringify(event)
         key = self.secret if secret is None else secret
         headers = {"content-type": "application/json", "x-self-id": str(self.self_id)}
         if signature is not None:
@@ -189,6 +198,8 @@ class FakeNapCat:
                 self._send(200, json.dumps(body, ensure_ascii=False).encode())
 
             def do_POST(self) -> None:
+                with fake._lock:
+                    fake.arrived += 1
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from app import settings
+from app.platforms.onebot.wire import OneBotClient, OneBotError, Target
 from tests.conftest import Bot, qq_settings
 from tests.fake_http import free_port
 from tests.fake_onebot import SELF_ID, FakeNapCat
@@ -124,7 +125,7 @@ def test_a_group_mention_in_the_string_format(qq: Bot, fake_qq: FakeNapCat, fake
     event = fake_qq.event(f"[CQ:at,qq={SELF_ID}] hello [CQ:at,qq=555] there", group_id=GROUP)
     assert fake_qq.push(qq.url, event).status_code == 204
     fake_qq.wait_for(1)
-    assert asked(fake_model) == ["alice: hello @555  there"]
+    assert asked(fake_model) == ["alice: hello @555 there"]
 
 
 def test_group_prefixes_and_what_is_ignored(qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI) -> None:
@@ -143,7 +144,40 @@ def test_a_mention_alone_asks_for_a_question(qq: Bot, fake_qq: FakeNapCat, fake_
     assert answer.status_code == 200 and answer.json()["at_sender"] is True
     quick = fake_qq.quick[0]
     assert quick.message[0]["type"] == "reply" and quick.message[1] == at(ALICE)
-    assert "ask" in quick.text and fake_model.chat_requests() == []
+    assert "question" in quick.text and fake_model.chat_requests() == []
+
+
+@pytest.mark.parametrize(
+    ("message", "question"),
+    [
+        ("[CQ:at,qq=all] &amp;#91;not a code&amp;#93; is &#91;a&#93;", "@all &#91;not a code&#93; is [a]"),
+        ("[CQ:at,qq=55,name=a&#44;b] hi", "@a,b hi"),
+        ("[CQ:image,file=a&#44;b.jpg,url=http://x/?a=1&amp;b=2]what is this?", "what is this?"),
+        ("[CQ:unclosed hi", "[CQ:unclosed hi"),
+    ],
+)
+def test_cq_strings_in_groups_and_their_escapes(
+    qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI, message: str, question: str
+) -> None:
+    event = fake_qq.event(
+        f"/gpt {message}" if message.startswith("[CQ:unclosed") else f"[CQ:at,qq={SELF_ID}]{message}",
+        group_id=GROUP,
+        message_id=-2147483000,
+    )  # NapCat's ids can be negative
+    assert fake_qq.push(qq.url, event).status_code == 204
+    sent = fake_qq.wait_for(1)[0]
+    assert sent.message[0] == {"type": "reply", "data": {"id": "-2147483000"}}
+    assert asked(fake_model) == [f"alice: {question}"]
+
+
+def test_a_prefix_after_the_quote_and_at_of_a_reply_counts(
+    qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    # Replying to someone, a QQ client puts the quote and an @ of its author before the words.
+    reply = [{"type": "reply", "data": {"id": "77"}}, at(555), text(" /gpt explain this")]
+    assert fake_qq.push(qq.url, fake_qq.event(reply, group_id=GROUP)).status_code == 204
+    fake_qq.wait_for(1)
+    assert asked(fake_model) == ["alice: explain this"]
 
 
 def test_per_user_group_conversations_keep_members_apart(
@@ -174,6 +208,43 @@ def test_random_replies_answer_plain_group_messages(
     bot.idle()
     assert len(fake_model.chat_requests()) == 1 and len(fake_qq.quick) == 1
     assert "qq:777" in fake_qq.quick[0].text
+
+
+def test_random_picks_never_run_commands_meant_for_other_bots(
+    make_bot: Callable[..., Bot], fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    bot = make_bot(**qq_settings(fake_qq, onebot_probability=1, admin_users=[f"qq:{ALICE}"]))
+    for words in ("/pause", "/new", "刷新"):
+        assert fake_qq.push(bot.url, fake_qq.event([text(words)], group_id=GROUP)).status_code == 204
+    bot.idle()
+    assert bot.runtime.settings().paused is False and fake_qq.sent == [] and fake_model.chat_requests() == []
+
+
+def test_nothing_to_read_gets_a_reply_only_from_the_gate_and_once_a_minute(
+    make_bot: Callable[..., Bot], fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    bot = make_bot(**qq_settings(fake_qq, blocked_users=["qq:666"]))
+    picture = [{"type": "image", "data": {"file": "a.jpg"}}]
+    for _ in range(3):  # "@bot" alone, again and again
+        fake_qq.push(bot.url, fake_qq.event([at(SELF_ID)], group_id=GROUP))
+        fake_qq.push(bot.url, fake_qq.event([at(SELF_ID), *picture], group_id=GROUP, user_id=777))
+        fake_qq.push(bot.url, fake_qq.event([at(SELF_ID)], group_id=GROUP, user_id=666))
+    replies = [(q.target, q.segments("at")[0]["data"]["qq"], q.text) for q in fake_qq.quick]
+    assert len(replies) == 3, replies  # one each, whatever they send
+    assert "question" in replies[0][2] and "text" in replies[1][2] and "not" in replies[2][2]
+    assert fake_model.chat_requests() == []
+    bot.set(paused=True)
+    fake_qq.push(bot.url, fake_qq.event([at(SELF_ID)], group_id=GROUP, user_id=888))
+    assert "paused" in fake_qq.quick[-1].text and len(fake_qq.quick) == 4
+
+
+def test_with_no_api_url_a_qq_user_is_told_in_qq_words(
+    make_bot: Callable[..., Bot], fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    bot = make_bot(**qq_settings(fake_qq, onebot_api_url=""))
+    answer = fake_qq.push(bot.url, fake_qq.event([text("hi")]))
+    assert answer.status_code == 200 and "OneBot API URL" in fake_qq.quick[0].text
+    assert fake_model.chat_requests() == [] and bot.runtime.store.pending_jobs() == []
 
 
 def test_events_that_are_not_messages_and_our_own_messages_do_nothing(
@@ -249,16 +320,45 @@ def test_api_failures_are_reported_in_plain_words(qq: Bot, fake_qq: FakeNapCat) 
 
 
 def test_an_answer_waits_while_napcat_is_away_and_arrives_when_it_is_back(
-    make_bot: Callable[..., Bot], fake_qq: FakeNapCat
+    make_bot: Callable[..., Bot], fake_qq: FakeNapCat, fake_model: FakeOpenAI
 ) -> None:
-    bot = make_bot(**qq_settings(fake_qq, onebot_api_url=f"http://127.0.0.1:{free_port()}"))
+    away = f"http://127.0.0.1:{free_port()}"
+    bot = make_bot(**qq_settings(fake_qq, onebot_api_url=away, onebot_part_chars=300))
+    fake_model.reply = lambda messages: "\n\n".join(f"Paragraph {n}. " + "word " * 30 for n in range(6))
     fake_qq.push(bot.url, fake_qq.event([text("are you there?")]))
     deadline = time.monotonic() + 10
     while bot.runtime.dispatcher.waiting().chat == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert bot.runtime.dispatcher.waiting().chat == 1
-    bot.set(onebot_api_url=fake_qq.url)  # NapCat is back (here: at its real address)
-    assert fake_qq.wait_for(1, timeout=15)[0].text == "Answer to: are you there?"
+    errors = bot.runtime.console.monitor.errors()
+    assert [(e.source, e.kind) for e in errors] == [("qq", "qq_unreachable")]
+    # NapCat is back (here: at its real address), and meanwhile the part size was raised: the
+    # waiting answer keeps the parts it was split into.
+    bot.set(onebot_api_url=fake_qq.url, onebot_part_chars=4500)
+    sent = fake_qq.wait_for(6, timeout=15)
+    assert all(len(s.text) <= 300 for s in sent) and sent[0].text.startswith("Paragraph 0.")
+
+
+def test_sends_to_two_groups_at_once_take_turns_with_the_pause_between(
+    make_bot: Callable[..., Bot], fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    bot = make_bot(**qq_settings(fake_qq, onebot_part_chars=200, onebot_send_interval=0.3))
+    fake_model.reply = lambda messages: "\n\n".join(f"Part {n}. " + "word " * 30 for n in range(3))
+    for group in (111, 222):
+        fake_qq.push(bot.url, fake_qq.event([at(SELF_ID), text("go")], group_id=group))
+    bot.idle(30)
+    starts = sorted(s.at for s in fake_qq.sent)
+    assert {s.target for s in fake_qq.sent} == {"group:111", "group:222"} and len(starts) >= 6
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.28, starts
+
+
+def test_a_send_napcat_does_not_answer_in_time_counts_as_sent(qq: Bot, fake_qq: FakeNapCat) -> None:
+    fake_qq.script.append({"hang": 4.0})  # the client gives up after 3 s; NapCat still sends it
+    fake_qq.push(qq.url, fake_qq.event([text("slow NapCat")]))
+    qq.idle(20)
+    time.sleep(1.5)
+    assert fake_qq.texts() == ["Answer to: slow NapCat"], "sent once, not again after the time-out"
+    assert [e.kind for e in qq.runtime.console.monitor.errors()] == ["qq_timeout"]
 
 
 # -- what arrives wrong ---------------------------------------------------------------------------
@@ -317,11 +417,12 @@ def private(**fields: object) -> bytes:
         (private(user_id="alice"), 400),
         (private(user_id=True), 400),
         (private(user_id="1" * 21), 400),
+        (private(self_id="me"), 400),
+        (private(user_id=-5), 400),
         (private(message_type="group"), 400),  # no group_id
         (private(message=7), 400),
         (private(message=[1]), 400),
         (private(message=[{"data": {}}]), 400),
-        (private(message="\ud800"), 400),
         (private(message=[{"type": "face", "data": {}}] * 600), 400),
         (private(message="x" * (1024 * 1024)), 413),
     ],
@@ -337,11 +438,33 @@ def test_bad_events_get_a_clear_error_and_nothing_is_stored(
     assert fake_model.chat_requests() == [] and qq.runtime.store.pending_jobs() == []
 
 
+def test_a_lone_surrogate_becomes_a_replacement_character_not_an_error(
+    qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    # NapCat's JSON.stringify writes half an emoji as \udXXX: a nickname cut mid-emoji is real.
+    event = fake_qq.event([text("half \ud83d emoji")], name="bob\ud83d")
+    assert fake_qq.push(qq.url, event).status_code == 204
+    fake_qq.wait_for(1)
+    assert asked(fake_model) == ["half \ufffd emoji"]
+    assert qq.runtime.console.monitor.webhooks()[0].username == "bob\ufffd"
+
+
 def test_a_huge_question_is_answered_within_the_limits(qq: Bot, fake_qq: FakeNapCat) -> None:
     big = "很长的问题。" * 20_000  # 120,000 characters: far over any QQ message, under 1 MB
     assert fake_qq.push(qq.url, fake_qq.event([text(big)])).status_code == 204
     qq.idle(30)
     assert fake_qq.sent and all(len(s.text) <= 1500 for s in fake_qq.sent)
+
+
+def test_a_token_no_http_header_can_carry_is_an_error_that_does_not_quote_it(fake_qq: FakeNapCat) -> None:
+    # The settings refuse such a token (below); the client must not leak one that got through
+    # (requests' own error quotes the header).
+    client = OneBotClient(timeout=3.0)
+    for token in ("中文令牌", "line\nbreak"):
+        with pytest.raises(OneBotError) as failed:
+            client.send(fake_qq.url, token, Target(user="5"), [text("hi")], 0.0)
+        assert failed.value.kind == "qq_http" and token not in str(failed.value)
+    assert fake_qq.arrived == 0
 
 
 # -- the settings page -------------------------------------------------------------------------
@@ -355,6 +478,8 @@ def test_settings_sent_wrong_are_refused_with_their_names() -> None:
         "onebot_part_chars": "50",
         "onebot_send_interval": "-1",
         "onebot_prefixes": "/g pt",
+        "onebot_access_token": "中文令牌",
+        "onebot_secret": "has space",
     }
     for name, value in wrong.items():
         with pytest.raises(settings.SettingsError) as refused:
@@ -417,3 +542,29 @@ def test_kill_9_after_the_204_loses_nothing_and_the_log_holds_no_qq_secret(
     assert "risk" in log or "SEND_MSG_API_ERROR" in log, log
     for secret in (fake_qq.token, fake_qq.secret):
         assert secret not in log and secret not in server.log()
+
+
+def test_kill_9_while_a_part_is_in_flight_says_so_and_sends_the_rest(
+    tmp_path: Path, env: dict[str, str], fake_qq: FakeNapCat, processes: list[Process]
+) -> None:
+    env = {
+        **env,
+        "SYNOCHATGPT_ONEBOT_API_URL": fake_qq.url,
+        "SYNOCHATGPT_ONEBOT_ACCESS_TOKEN": fake_qq.token,
+        "SYNOCHATGPT_ONEBOT_SECRET": fake_qq.secret,
+        "SYNOCHATGPT_ONEBOT_SEND_INTERVAL": "0.1",
+    }
+    server = Process(tmp_path / "data", env)
+    processes.append(server)
+    fake_qq.script.append({"hang": 3.0})  # NapCat takes its time with the first send
+    assert fake_qq.push(server.url, fake_qq.event([text("power cut?")])).status_code == 204
+    deadline = time.monotonic() + 10
+    while fake_qq.arrived == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.stop(signal.SIGKILL)  # the send is in flight: it may or may not reach QQ
+    again = Process(tmp_path / "data", env)
+    processes.append(again)
+    texts = [s.text for s in fake_qq.wait_for(3, timeout=20)]
+    # The first send did arrive (NapCat finished it); after the restart the person is told a
+    # part may come twice, then gets the answer: nothing lost, nothing silently doubled.
+    assert texts.count("Answer to: power cut?") == 2 and any("restarted" in t for t in texts), texts

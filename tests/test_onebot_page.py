@@ -27,7 +27,7 @@ def qq_admin(make_bot: Callable[..., Bot], admin_hash: str, fake_qq: FakeNapCat)
     [
         ("en", ["QQ (OneBot v11)", "HTTP client", "Never expose NapCat", "Event secret"]),
         ("zh-CN", ["QQ（OneBot v11）", "HTTP 客户端", "切勿把 NapCat", "事件密钥"]),
-        ("zh-TW", ["QQ（OneBot v11）", "HTTP 客戶端", "切勿把 NapCat", "事件密鑰"]),
+        ("zh-TW", ["QQ（OneBot v11）", "HTTP 客戶端", "切勿把 NapCat", "事件金鑰"]),
     ],
 )
 def test_the_qq_section_gives_the_event_url_and_the_guide(
@@ -69,7 +69,10 @@ def test_send_test_message_reaches_qq_and_shows_napcats_answer(
         "/api/test-qq", {**admin.settings_form(), "qq_kind": "private", "qq_target": "12345678"}
     )
     body = answer.json()
-    assert answer.status_code == 200 and body["ok"] is True and "message_id" in body["answer"]
+    assert answer.status_code == 200 and body["ok"] is True
+    # NapCat's whole answer, as it sent it.
+    assert body["answer"]["status"] == "ok" and body["answer"]["retcode"] == 0
+    assert isinstance(body["answer"]["data"]["message_id"], int)
     sent = fake_qq.wait_for(1)[-1]
     assert sent.target == "user:12345678" and "test message" in sent.text
     group = admin.api("/api/test-qq", {**admin.settings_form(), "qq_kind": "group", "qq_target": "987654"})

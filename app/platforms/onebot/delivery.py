@@ -55,13 +55,15 @@ class QQDelivery:
             return
         if job.attachments:  # QQ takes no file through a message: say where to get it
             text = f"{text}\n\n{i18n.t(job.lang, 'file_not_sent_qq')}"
+        if not job.post_size:  # split by the size of the first try, whatever the setting is later
+            job.post_size = int(values.onebot_part_chars)
         # QQ shows text as it is: Markdown's ** and # would stand there (platform.limits).
-        parts = split_message(plain(text), int(values.onebot_part_chars))
+        parts = split_message(plain(text), job.post_size)
         target = target_of(job)
         try:
             if not job.posting:  # a stop from here on may leave a part half sent
                 job.posting = True
-                self._store.update_job(job.id, posting=True)
+                self._store.update_job(job.id, posting=True, post_size=job.post_size)
             if job.interrupted and job.sent < len(parts):
                 # The part in flight at the stop may have arrived: say so rather than guess.
                 self._send(values, target, [wire.text_segment(i18n.t(job.lang, "resent"))], job)

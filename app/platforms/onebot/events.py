@@ -7,12 +7,15 @@ replies in QQ when the gate answers without the model (a refusal, the queue full
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import bottle
 
-from app import i18n, limits, people, worker
+from app import commands, i18n, limits, people, worker
 from app.platforms import http
 from app.platforms.base import Message, Wiring
 from app.platforms.onebot import wire
@@ -26,12 +29,11 @@ NO_CONTENT = 204
 
 
 class Refused(Exception):
-    """Answered before the gate: refused (401/403/400), or not for the bot (204, maybe with a
-    reply for the asker)."""
+    """Answered before the gate: refused (401/403), or not for the bot (204)."""
 
-    def __init__(self, status: int, reason: str, *, error: str = "", reply: str = "") -> None:
+    def __init__(self, status: int, reason: str, *, error: str = "") -> None:
         super().__init__(reason)
-        self.status, self.reason, self.error, self.reply = status, reason, error, reply
+        self.status, self.reason, self.error = status, reason, error
 
 
 def verify(values: Values, body: bytes, header: str) -> None:
@@ -45,8 +47,11 @@ def verify(values: Values, body: bytes, header: str) -> None:
         raise Refused(403, "qq_bad_signature", error="X-Signature does not match")
 
 
-def message_for(event: wire.Event, values: Values, chance: Callable[[], float]) -> Message:
-    """The gate's Message for a message event, or Refused."""
+def message_for(event: wire.Event, values: Values, chance: Callable[[], float]) -> tuple[Message, bool]:
+    """The gate's Message for a message event, and whether it was addressed to the bot (False:
+    picked at random); or Refused. A message with nothing to read ("@bot" alone, a picture
+    alone) is handed over as an empty slash message: the gate checks who sent it and answers
+    at once, so a blocked or paused sender hears nothing new."""
     if event.post_type != "message":
         raise Refused(NO_CONTENT, "qq_own" if event.post_type == "message_sent" else "qq_not_message")
     if event.user_id == event.self_id:
@@ -54,44 +59,36 @@ def message_for(event: wire.Event, values: Values, chance: Callable[[], float]) 
     group = event.group_id if event.detail_type == "group" else ""
     if event.detail_type not in ("private", "group"):
         raise Refused(NO_CONTENT, "qq_not_message")
-    text, mentioned, other = wire.text_of(event)
-    text, prefixed = wire.strip_prefix(text, tuple(values.onebot_prefixes))
-    lang = i18n.pick(values.language, text)
+    reading = wire.read(event, tuple(values.onebot_prefixes))
     person = people.of(QQ, event.user_id)
-    if group and not (mentioned or prefixed):
+    addressed = not group or reading.mentioned or reading.prefixed
+    if not addressed:
         probability = float(values.onebot_probability)
-        if not (text and probability > 0 and chance() < probability):
+        if not (reading.text and probability > 0 and chance() < probability):
             raise Refused(NO_CONTENT, "no_trigger")
-        if values.paused or not limits.may_chat(values, limits.role(values, person, "")):
-            # Picked at random from someone who may not chat: ignored, not refused, so the
-            # gate's once-an-hour notice is kept for when they do ask the bot.
+        # Picked at random: never a command meant for another bot in the group ("/new"), and
+        # nothing from someone who may not chat, whose once-an-hour notice is kept for when
+        # they do ask the bot.
+        may = not values.paused and limits.may_chat(values, limits.role(values, person, ""))
+        if commands.command_of(reading.text) is not None or not may:
             raise Refused(NO_CONTENT, "no_trigger")
-    if not text:
-        # A picture or a sticker alone, or only "@bot": say what the bot can read.
-        raise Refused(NO_CONTENT, "empty", reply=i18n.t(lang, "text_only" if other else "ask_empty"))
     per_user = values.onebot_group_context == "per_user"
     if group:
         conversation = f"qq-g{group}-{event.user_id}" if per_user else f"qq-g{group}"
     else:
         conversation = f"qq-{event.user_id}"
-    return Message(
+    message = Message(
         person=person,
         username=event.name or event.user_id,
-        text=text,
+        text=reading.text,
         conversation=conversation,
         shared=bool(group) and not per_user,
         channel=f"group:{group}" if group else "",
         dedupe=dedupe_key(event),
+        slash=not reading.text,
         can_post_later=bool(values.onebot_api_url),
     )
-
-
-def addressed(event: wire.Event, values: Values) -> bool:
-    """Whether the message was for the bot (private, an @ of it, a prefix), not a random pick."""
-    if event.detail_type != "group":
-        return True
-    text, mentioned, _ = wire.text_of(event)
-    return mentioned or wire.strip_prefix(text, tuple(values.onebot_prefixes))[1]
+    return message, addressed
 
 
 def dedupe_key(event: wire.Event) -> str:
@@ -103,17 +100,46 @@ def quoted_id(dedupe: str) -> str:
     return dedupe.rpartition(":")[2] if dedupe.startswith("qq:") else ""
 
 
+QUICK_GAP = 60.0  # seconds: at most one immediate reply a minute to one person
+QUICK_PEOPLE = 10_000  # people remembered for that, the oldest forgotten first
+
+
+class QuickReplies:
+    """When a person was last answered at once (a quick operation, which NapCat sends at once,
+    outside the paced queue): someone sending "@bot" alone again and again gets one reply a
+    minute, not a reply each time that QQ's spam control would count against the bot."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def due(self, person: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(person)
+            if last is not None and now - last < QUICK_GAP:
+                return False
+            self._last[person] = now
+            self._last.move_to_end(person)
+            while len(self._last) > QUICK_PEOPLE:
+                self._last.popitem(last=False)
+            return True
+
+
 def route(app: bottle.Bottle, wiring: Wiring, chance: Callable[[], float]) -> None:
+    quick = QuickReplies()
+
     @app.route("/onebot", method=["GET", "HEAD"], public=True)  # type: ignore[untyped-decorator]
     def probe() -> bottle.HTTPResponse:
         return http.json_answer(200, success=True, service="SynoChatGPT", expects="OneBot v11 events by POST")
 
     @app.post("/onebot", public=True)  # type: ignore[untyped-decorator]
     def event() -> bottle.HTTPResponse:
-        return _event(wiring, chance)
+        return _event(wiring, chance, quick)
 
 
-def _event(wiring: Wiring, chance: Callable[[], float]) -> bottle.HTTPResponse:
+def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> bottle.HTTPResponse:
     client = wiring.client_address()
 
     def record(status: int, reason: str, **fields: Any) -> None:
@@ -138,20 +164,21 @@ def _event(wiring: Wiring, chance: Callable[[], float]) -> bottle.HTTPResponse:
         return http.json_answer(exc.status, success=False, error=str(exc))
     who: dict[str, Any] = {}
     if event.user_id:
-        who = {"user_id": int(event.user_id), "username": event.name, "chars": len(wire.text_of(event)[0])}
+        who = {"user_id": int(event.user_id), "username": event.name}
     try:
-        message = message_for(event, values, chance)
+        message, addressed = message_for(event, values, chance)
     except Refused as refused:
         if event.detail_type != "heartbeat":  # every 30 s: it would push everything else out
             detail = "" if event.post_type in ("message", "message_sent") else event.post_type
             record(200, refused.reason, detail=detail, **who)
-        return _answer(event, refused.reply)
+        return bottle.HTTPResponse(status=NO_CONTENT)
+    who["chars"] = len(message.text)
     outcome = wiring.gate.receive(message, values, guest_notice=GUEST_NOTICE)
     if outcome.job is None:
         record(200, outcome.reason, **who)
-        # A message the bot picked at random was not addressed to it: its sender is not told
-        # about limits they never asked the bot about.
-        return _answer(event, outcome.text if addressed(event, values) else "")
+        # A random pick was not addressed to the bot: its sender is not told about limits.
+        said = _in_qq_words(outcome.reason, outcome.text, event, i18n.pick(values.language, message.text))
+        return _answer(event, said if addressed and quick.due(message.person) else "")
     try:
         accepted = wiring.queue.accept(outcome.job)
     except OSError as exc:
@@ -162,10 +189,20 @@ def _event(wiring: Wiring, chance: Callable[[], float]) -> bottle.HTTPResponse:
     if accepted == worker.BUSY:
         log.warning("queue full: refused a QQ message from %s", message.person)
         record(200, "busy", **who)
-        return _answer(event, i18n.t(outcome.lang, "busy"))
+        return _answer(event, i18n.t(outcome.lang, "busy") if addressed and quick.due(message.person) else "")
     record(200, "duplicate" if accepted == worker.DUPLICATE else "accepted", **who)
     log.info("%s a QQ message from %s", accepted, message.person)
     return bottle.HTTPResponse(status=NO_CONTENT)
+
+
+def _in_qq_words(reason: str, text: str, event: wire.Event, lang: str) -> str:
+    """The gate's immediate answer, where QQ needs other words than Synology Chat's."""
+    if reason == "empty":  # "@bot" alone, or a picture alone
+        other = any(s.type not in ("text", "at", "reply", "face") for s in event.segments)
+        return i18n.t(lang, "text_only" if other else "ask_empty_qq")
+    if reason == "no_incoming_url":  # onebot_api_url is not set: no answer can be sent later
+        return i18n.t(lang, "no_api_url_qq")
+    return text
 
 
 def _answer(event: wire.Event, text: str) -> bottle.HTTPResponse:

@@ -3,7 +3,9 @@ the registry. Their names are the public interface (README's settings table). Pu
 
 from __future__ import annotations
 
-from app.declare import Setting
+import re
+
+from app.declare import Custom, Invalid, Setting
 from app.platforms.onebot.words import SETTING_WORDS
 
 # QQ's risk control blocks long messages and fast senders far below any hard limit (shared/
@@ -11,7 +13,18 @@ from app.platforms.onebot.words import SETTING_WORDS
 PART_CHARS = 1500
 SEND_INTERVAL = 1.5
 
-PROBLEMS: dict[str, str] = {}
+PROBLEMS: dict[str, str] = {
+    "qq_token_chars": "may hold only letters, digits and ASCII punctuation, without spaces (as "
+    "NapCat's tokens do), at most 200",
+}
+_TOKEN = re.compile(r"[!-~]{1,200}")
+
+
+def _check_token(value: str) -> None:
+    # An HTTP header carries no other characters: a token with them could never be sent.
+    if value and not _TOKEN.fullmatch(value):
+        raise Invalid("qq_token_chars", english=PROBLEMS["qq_token_chars"])
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -32,6 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
         label="OneBot API token",
         secret=True,
         help="The token of NapCat's HTTP server, sent as Authorization: Bearer with every call.",
+        custom=Custom(check=_check_token),
         words=SETTING_WORDS["onebot_access_token"],
     ),
     Setting(
@@ -43,6 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
         help="The token of NapCat's HTTP client, which signs every event it posts here "
         "(X-Signature). Without it no QQ event is accepted.",
+        custom=Custom(check=_check_token),
         words=SETTING_WORDS["onebot_secret"],
     ),
     Setting(

@@ -14,8 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -24,7 +23,8 @@ from app.platforms.http import BadRequest
 
 log = logging.getLogger(__name__)
 
-SEND_TIMEOUT = 30.0  # NapCat waits for QQ's own answer to a send; it gives up itself near 30 s
+# NapCat waits for QQ's own answer to a send (10 s and more for big messages) before it answers.
+SEND_TIMEOUT = 30.0
 MAX_ID = 20  # digits: QQ numbers and group numbers fit in 64 bits
 
 
@@ -88,11 +88,9 @@ def parse_event(body: bytes) -> Event:
 def _str(value: Any) -> str:
     if isinstance(value, bool | dict | list) or value is None:
         return ""
-    text = str(value)
-    if _SURROGATE.search(text):
-        # JSON's \ud800 escapes give lone surrogates, which no file, log or UTF-8 send can hold.
-        raise BadRequest("a field holds an invalid character")
-    return text
+    # JSON's \ud800 escapes give lone surrogates (a nickname cut in the middle of an emoji),
+    # which no file, log or UTF-8 send can hold: each becomes U+FFFD, the rest is kept.
+    return _SURROGATE.sub("\ufffd", str(value))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -170,34 +168,62 @@ def unescape(text: str) -> str:
     return text.replace("&#91;", "[").replace("&#93;", "]").replace("&#44;", ",").replace("&amp;", "&")
 
 
-def text_of(event: Event) -> tuple[str, bool, bool]:
-    """The message as the bot reads it: its text, whether it @-mentions the bot, and whether it
-    held anything else (a picture, a sticker) that the bot cannot read yet. An @ of someone
-    else stays in the text as @<number>; the bot's own @ is taken out."""
-    pieces: list[str] = []
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """A message as the bot reads it."""
+
+    text: str  # the question: the bot's own @ and a prefix taken out
+    mentioned: bool  # it @-mentions the bot
+    prefixed: bool  # it starts with one of the prefixes
+    other: bool  # it held something the bot cannot read yet (a picture, a file)
+
+
+def read(event: Event, prefixes: tuple[str, ...]) -> Reading:
+    """An @ of someone else stays in the text as @<name or number>; the bot's own @ is taken out.
+    A prefix counts at the start of the words, after a quote and the @ a QQ client puts before
+    a reply to someone ("[reply][@author] /gpt explain this")."""
+    pieces: list[tuple[str, str]] = []  # (kind, text)
     mentioned = other = False
     for segment in event.segments:
         if segment.type == "text":
-            pieces.append(segment.data.get("text", ""))
+            pieces.append(("text", segment.data.get("text", "")))
         elif segment.type == "at":
             qq = segment.data.get("qq", "")
             if event.self_id and qq == event.self_id:
                 mentioned = True
             else:
-                pieces.append(f"@{segment.data.get('name') or qq} ")
+                pieces.append(("at", f"@{segment.data.get('name') or qq}"))
         elif segment.type not in ("reply", "face"):  # a quote, a small emoji: nothing to read
             other = True
-    return "".join(pieces).strip(), mentioned, other
+    text = _joined(pieces)
+    lead = 0
+    while lead < len(pieces) and (pieces[lead][0] == "at" or not pieces[lead][1].strip()):
+        lead += 1
+    rest, prefixed = strip_prefix(_joined(pieces[lead:]), prefixes)
+    return Reading(rest if prefixed else text, mentioned, prefixed, other)
+
+
+def _joined(pieces: list[tuple[str, str]]) -> str:
+    """The pieces as one text, an @ kept apart from the words beside it by one space."""
+    out, previous = "", ""
+    for kind, words in pieces:
+        touching = out and words and not (out[-1].isspace() or words[0].isspace())
+        if touching and "at" in (kind, previous):
+            out += " "
+        out += words
+        previous = kind
+    return out.strip()
 
 
 def strip_prefix(text: str, prefixes: tuple[str, ...]) -> tuple[str, bool]:
-    """The text without a leading prefix ("/gpt hi" → "hi"). A prefix must end there: "/gptfoo"
-    and "/gpt4" are other commands, while "/gpt你好" is a question to the bot."""
+    """The text without a leading prefix ("/gpt hi" → "hi"). A prefix must end there, before a
+    space or the end or a non-ASCII character: "/gptfoo", "/gpt4" and "/gpt-4o" are other
+    commands, while "/gpt你好" is a question to the bot."""
     folded = text.casefold()
     for prefix in sorted(prefixes, key=len, reverse=True):
         if prefix and folded.startswith(prefix.casefold()):
             rest = text[len(prefix) :]
-            if not rest or not (rest[0].isascii() and (rest[0].isalnum() or rest[0] == "_")):
+            if not rest or rest[0].isspace() or not rest[0].isascii():
                 return rest.strip(), True
     return text, False
 
@@ -220,13 +246,16 @@ class OneBotError(RuntimeError):
         self.code = code
 
 
-# retcodes that say QQ itself refused: go-cqhttp's 100 (SEND_MSG_API_ERROR) is its risk control.
+# QQ itself refused: go-cqhttp's retcode 100 (SEND_MSG_API_ERROR) is its risk control; NapCat
+# answers retcode 200 with "Timeout: NTEvent … sendMsg" when QQ never confirms a send.
 RISK_RETCODES = frozenset({100})
 
 
 class OneBotClient:
-    """Calls the implementation's HTTP API (POST /<action>, JSON). Sends of one account are paced
-    across all threads: QQ's risk control punishes fast senders. Safe to share between threads."""
+    """Calls the implementation's HTTP API (POST /<action>, JSON). The sends of one account go
+    one at a time, `interval` seconds from the end of one to the start of the next, across all
+    threads: QQ's risk control punishes fast senders, and NapCat sends one after the other
+    anyway. Safe to share between threads."""
 
     def __init__(
         self,
@@ -238,8 +267,8 @@ class OneBotClient:
         self._timeout = timeout
         self._sleep = sleep
         self._clock = clock
-        self._guard = threading.Lock()
-        self._next_slot = -1e9
+        self._sending = threading.Lock()  # held for a send and the pause before it
+        self._next_send = -1e9
         self._local = threading.local()
 
     def _session(self) -> requests.Session:
@@ -252,13 +281,19 @@ class OneBotClient:
         self, api_url: str, token: str, target: Target, message: list[dict[str, Any]], interval: float
     ) -> dict[str, Any]:
         """One message (always a segment array, so no text is read as a CQ code) to a person or
-        a group, paced `interval` seconds after the account's previous send. Returns `data`."""
+        a group. Returns the implementation's whole answer ({status, retcode, data, …})."""
         if target.group:
             action, params = "send_group_msg", {"group_id": int(target.group), "message": message}
         else:
             action, params = "send_private_msg", {"user_id": int(target.user), "message": message}
-        with self._paced(interval):
-            return self.call(api_url, token, action, params)
+        with self._sending:
+            wait = self._next_send - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                return self.call(api_url, token, action, params)
+            finally:
+                self._next_send = self._clock() + interval
 
     def call(self, api_url: str, token: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -276,21 +311,11 @@ class OneBotClient:
             raise OneBotError("qq_timeout", said) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.InvalidURL):
             raise OneBotError("qq_unreachable", "could not connect to the OneBot API") from None
+        except (requests.RequestException, UnicodeError, ValueError):
+            # A token that no HTTP header can carry, a broken answer, too many redirects: the
+            # exception's own text may quote the header, so it is not passed on.
+            raise OneBotError("qq_http", "the request to the OneBot API could not be made or read") from None
         return _check_answer(response)
-
-    @contextmanager
-    def _paced(self, interval: float) -> Iterator[None]:
-        with self._guard:
-            now = self._clock()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + interval
-        if slot > now:
-            self._sleep(slot - now)
-        try:
-            yield
-        finally:
-            with self._guard:  # the gap counts from the end of a send, as QQ sees it
-                self._next_slot = max(self._next_slot, self._clock() + interval)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,12 +341,12 @@ def _check_answer(response: requests.Response) -> dict[str, Any]:
     if status != 200:
         raise OneBotError("qq_http", f"HTTP {status}: {_said(answer)}", status)
     retcode = answer.get("retcode")
-    if answer.get("status") in ("ok", "async") and retcode in (0, 1):
-        data = answer.get("data")
-        return data if isinstance(data, dict) else {}
-    code = retcode if isinstance(retcode, int) and not isinstance(retcode, bool) else None
-    kind = "qq_risk" if code in RISK_RETCODES else "qq_failed"
-    raise OneBotError(kind, f"retcode {code}: {_said(answer)}", code)
+    code = retcode if type(retcode) is int else None
+    if answer.get("status") in ("ok", "async") and code in (0, 1):
+        return answer
+    said = _said(answer)
+    risky = code in RISK_RETCODES or ("Timeout" in said and "sendMsg" in said)
+    raise OneBotError("qq_risk" if risky else "qq_failed", f"retcode {code}: {said}", code)
 
 
 def _said(answer: dict[str, Any]) -> str:

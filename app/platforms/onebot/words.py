@@ -26,21 +26,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hant": "打開 NapCat 的 WebUI（埠 6099），登入機器人要使用的 QQ 帳號。",
     },
     "qq_guide_2": {
-        "en": "Network configuration → New → HTTP server: host 127.0.0.1 (or the LAN address), port "
-        "3000, a long random token. Enable it. Put its address in OneBot API URL and its token "
-        "in OneBot API token.",
-        "zh": "网络配置 → 新建 → HTTP 服务器：主机 127.0.0.1（或局域网地址），端口 3000，设置一个很长的随机 "
-        "token，并启用。把它的地址填入“OneBot API 地址”，token 填入“OneBot API 令牌”。",
-        "zh-Hant": "網路設定 → 新建 → HTTP 伺服器：主機 127.0.0.1（或區域網路位址），埠 3000，設定一個很長的隨機 "
-        "token，並啟用。把它的位址填入「OneBot API 位址」，token 填入「OneBot API 令牌」。",
+        "en": "Network configuration (网络配置) → New (新建) → HTTP server (HTTP服务器): Host 127.0.0.1 (or the LAN address), Port 3000, and a Token (keep the random one it offers, or paste a long one). Turn on Enable (启用) and Save (保存). Put its address in OneBot API URL and its Token in OneBot API token.",
+        "zh": "网络配置 → 新建 → HTTP服务器：Host 填 127.0.0.1（或局域网地址），Port 填 3000，Token 保留它随机生成的值或填一个很长的随机字符串，打开“启用”，点“保存”。把它的地址填入“OneBot API 地址”，Token 填入“OneBot API 令牌”。",
+        "zh-Hant": "「网络配置」→「新建」→「HTTP服务器」（NapCat 的介面是簡體中文）：Host 填 127.0.0.1（或區域網路位址），Port 填 3000，Token 保留它隨機產生的值或填入一段很長的隨機字串，開啟「启用」，按「保存」。把它的位址填入「OneBot API 位址」，Token 填入「OneBot API Token」。",
     },
     "qq_guide_3": {
-        "en": "New → HTTP client: URL the event URL above, message format array, another long "
-        "random token. Enable it, and put that token in Event secret.",
-        "zh": "新建 → HTTP 客户端：URL 填上面的上报地址，消息格式选 array，再设置一个很长的随机 token，"
-        "并启用。把这个 token 填入“事件密钥”。",
-        "zh-Hant": "新建 → HTTP 客戶端：URL 填上面的上報位址，訊息格式選 array，再設定一個很長的隨機 token，"
-        "並啟用。把這個 token 填入「事件密鑰」。",
+        "en": "New (新建) → HTTP client (HTTP客户端): URL the event URL above, message format (消息格式) Array, and another Token. Turn on Enable (启用) and Save (保存). Put that Token in Event secret.",
+        "zh": "新建 → HTTP客户端：URL 填上面的上报地址，消息格式选 Array，Token 用另一个很长的随机字符串，打开“启用”，点“保存”。把这个 Token 填入“事件密钥”。",
+        "zh-Hant": "「新建」→「HTTP客户端」：URL 填上面的上報位址，「消息格式」選 Array，Token 用另一段很長的隨機字串，開啟「启用」，按「保存」。把這個 Token 填入「事件金鑰」。",
     },
     "qq_guide_4": {
         "en": "Save here, then send a test message to your own QQ number.",
@@ -51,7 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Chat with the bot privately, or in a group with @bot or /gpt before the question. "
         "Admins and lists take QQ people as qq:<number>.",
         "zh": "私聊机器人，或在群里用 @机器人 或在问题前加 /gpt。管理员和名单中的 QQ 用户写作 qq:<QQ号>。",
-        "zh-Hant": "私聊機器人，或在群組裡用 @機器人 或在問題前加 /gpt。管理員和名單中的 QQ 使用者寫作 qq:<QQ號>。",
+        "zh-Hant": "私訊機器人，或在群組裡用 @機器人 或在問題前加 /gpt。管理員和名單中的 QQ 使用者寫作 qq:<QQ號>。",
     },
     "qq_warning": {
         "en": "Never expose NapCat's HTTP server to the internet, and always set both tokens: open "
@@ -67,8 +60,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "qq_test_button": {"en": "Send test message", "zh": "发送测试消息", "zh-Hant": "傳送測試訊息"},
     "qq_test_help": {
         "en": "Uses the values in the form above, saved or not; shows NapCat's exact answer.",
-        "zh": "使用上面表单中的值（无论是否已保存），并显示 NapCat 的原始回答。",
-        "zh-Hant": "使用上面表單中的值（無論是否已儲存），並顯示 NapCat 的原始回答。",
+        "zh": "使用上面表单中的值（无论是否已保存），并显示 NapCat 的原始响应。",
+        "zh-Hant": "使用上面表單中的值（無論是否已儲存），並顯示 NapCat 的原始回應。",
     },
     "qq_bad_target": {
         "en": "Enter a QQ number or a group number (digits only).",
@@ -77,8 +70,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "qq_ok": {
         "en": "NapCat accepted the message. Its answer:",
-        "zh": "NapCat 已接受消息。它的回答：",
-        "zh-Hant": "NapCat 已接受訊息。它的回答：",
+        "zh": "NapCat 已接受消息。它的响应：",
+        "zh-Hant": "NapCat 已接受訊息。它的回應：",
+    },
+    "p_qq_token_chars": {
+        "en": "Only letters, digits and ASCII punctuation, without spaces, as in NapCat's tokens (at most 200).",
+        "zh": "只能包含字母、数字和英文标点，不能有空格，与 NapCat 的 token 一样（最多 200 个）。",
+        "zh-Hant": "只能包含字母、數字和英文標點，不能有空格，與 NapCat 的 token 一樣（最多 200 個）。",
     },
     # what a QQ test or delivery failure means (kinds from wire.OneBotError)
     "ce_qq_no_url": {
@@ -90,7 +88,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "NapCat refused the token ({detail}). OneBot API token must be the token of NapCat's "
         "HTTP server.",
         "zh": "NapCat 拒绝了 token（{detail}）。“OneBot API 令牌”必须是 NapCat HTTP 服务器的 token。",
-        "zh-Hant": "NapCat 拒絕了 token（{detail}）。「OneBot API 令牌」必須是 NapCat HTTP 伺服器的 token。",
+        "zh-Hant": "NapCat 拒絕了 token（{detail}）。「OneBot API Token」必須是 NapCat HTTP 伺服器的 Token。",
     },
     "ce_qq_risk": {
         "en": "QQ refused to send this message; it may be blocked as spam ({detail}). Send fewer, "
@@ -100,9 +98,12 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "ce_qq_failed": {
         "en": "NapCat could not send the message ({detail}). Is the number right, and is the bot a "
-        "friend of that person or a member of that group?",
-        "zh": "NapCat 无法发送消息（{detail}）。号码正确吗？机器人是否是对方的好友或该群的成员？",
-        "zh-Hant": "NapCat 無法傳送訊息（{detail}）。號碼正確嗎？機器人是否是對方的好友或該群組的成員？",
+        "friend of that person or a member of that group? If so, QQ may be holding the bot's "
+        "messages back as spam.",
+        "zh": "NapCat 无法发送消息（{detail}）。号码正确吗？机器人是否是对方的好友或该群的成员？"
+        "如果是，QQ 可能把机器人的消息当作垃圾消息拦截了。",
+        "zh-Hant": "NapCat 無法傳送訊息（{detail}）。號碼正確嗎？機器人是否是對方的好友或該群組的成員？"
+        "如果是，QQ 可能把機器人的訊息當作垃圾訊息攔截了。",
     },
     "ce_qq_unreachable": {
         "en": "Cannot reach the OneBot API ({detail}). Is NapCat running, with its HTTP server "
@@ -112,19 +113,19 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "ce_qq_timeout": {
         "en": "NapCat did not answer in time. The message may still arrive.",
-        "zh": "NapCat 未及时回答，消息可能仍会送达。",
-        "zh-Hant": "NapCat 未及時回答，訊息可能仍會送達。",
+        "zh": "NapCat 未及时响应，消息可能仍会送达。",
+        "zh-Hant": "NapCat 未及時回應，訊息可能仍會送達。",
     },
     "ce_qq_http": {
         "en": "The OneBot API gave an unexpected answer: {detail}",
-        "zh": "OneBot API 的回答不符合预期：{detail}",
-        "zh-Hant": "OneBot API 的回答不符合預期：{detail}",
+        "zh": "OneBot API 的响应不符合预期：{detail}",
+        "zh-Hant": "OneBot API 的回應不符合預期：{detail}",
     },
     # what became of an event, for the list of recent webhooks
     "wh_qq_no_secret": {
         "en": "refused: Event secret is not set",
         "zh": "已拒绝：未设置事件密钥",
-        "zh-Hant": "已拒絕：未設定事件密鑰",
+        "zh-Hant": "已拒絕：未設定事件金鑰",
     },
     "wh_qq_no_signature": {
         "en": "refused: the event is not signed (set the HTTP client's token in NapCat)",
@@ -134,7 +135,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "wh_qq_bad_signature": {
         "en": "refused: wrong signature (Event secret differs from NapCat's HTTP client token)",
         "zh": "已拒绝：签名错误（事件密钥与 NapCat HTTP 客户端的 token 不同）",
-        "zh-Hant": "已拒絕：簽名錯誤（事件密鑰與 NapCat HTTP 客戶端的 token 不同）",
+        "zh-Hant": "已拒絕：簽名錯誤（事件金鑰與 NapCat HTTP 客戶端的 Token 不同）",
     },
     "wh_qq_own": {
         "en": "ignored: the bot's own message",
@@ -167,8 +168,8 @@ SETTING_WORDS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("zh", "OneBot API 令牌", "NapCat HTTP 服务器的 token，每次调用都以 Authorization: Bearer 发送。"),
         (
             "zh-Hant",
-            "OneBot API 令牌",
-            "NapCat HTTP 伺服器的 token，每次呼叫都以 Authorization: Bearer 傳送。",
+            "OneBot API Token",
+            "NapCat HTTP 伺服器的 Token，每次呼叫都以 Authorization: Bearer 傳送。",
         ),
     ),
     "onebot_secret": (
@@ -179,8 +180,8 @@ SETTING_WORDS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ),
         (
             "zh-Hant",
-            "事件密鑰",
-            "NapCat HTTP 客戶端的 token，用來為上報到這裡的每個事件簽名（X-Signature）。未設定時不接受任何 QQ 事件。",
+            "事件金鑰",
+            "NapCat HTTP 客戶端的 Token，用來為上報到這裡的每個事件簽名（X-Signature）。未設定時不接受任何 QQ 事件。",
         ),
     ),
     "onebot_prefixes": (
@@ -210,12 +211,12 @@ SETTING_WORDS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "onebot_part_chars": (
         (
             "zh",
-            "QQ 单条消息最长（字符）",
+            "QQ 单条消息最大长度（字符）",
             "更长的回答会分成多条发送。QQ 的风控会拦截长消息，新账号最先受影响。",
         ),
         (
             "zh-Hant",
-            "QQ 單則訊息最長（字元）",
+            "QQ 單則訊息最大長度（字元）",
             "更長的回答會分成多則傳送。QQ 的風控會攔截長訊息，新帳號最先受影響。",
         ),
     ),
