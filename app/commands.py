@@ -103,7 +103,9 @@ class Commands:
         return text + "\n\n" + i18n.t(job.lang, "help_admin") if who == limits.ADMIN else text
 
     def _whoami(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
-        return i18n.t(job.lang, "whoami", user_id=people.short(job.person), username=job.username or "?")
+        # A Synology Chat id is written bare on the lists; anyone else with their platform (qq:…).
+        key = "whoami" if people.platform(job.person) == people.SYNOLOGY else "whoami_other"
+        return i18n.t(job.lang, key, user_id=people.short(job.person), username=job.username or "?")
 
     def _usage(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
         rows = self._store.usage(job.person)

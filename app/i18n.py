@@ -18,7 +18,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/forget — delete everything I stored of your conversations\n"
         "/model — the model I use\n"
         "/persona — this conversation's instructions\n"
-        "/whoami — your Synology Chat id and name\n"
+        "/whoami — your id and name, as the admin's lists take them\n"
         "/help — this text",
         "zh": "我通过 AI 模型 {model} 回答，直接发消息即可。\n"
         "/new — 开始新对话（也可发送：刷新、新话题、00）\n"
@@ -29,7 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/forget — 删除我保存的你的全部对话\n"
         "/model — 查看当前模型\n"
         "/persona — 查看本对话的指令\n"
-        "/whoami — 你的 Synology Chat 用户 ID 和名字\n"
+        "/whoami — 你的 ID 和名字（管理员名单中的写法）\n"
         "/help — 显示本帮助",
     },
     "help_admin": {
@@ -215,6 +215,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "whoami": {
         "en": "Your Synology Chat user id is {user_id}, name {username}.",
         "zh": "你的 Synology Chat 用户 ID 是 {user_id}，名字是 {username}。",
+    },
+    "whoami_other": {
+        "en": "You are {user_id} on the admin's lists (allow-list, admins), name {username}.",
+        "zh": "你在管理员名单（允许名单、管理员）中写作 {user_id}，名字是 {username}。",
     },
     "usage": {
         "en": "Tokens used today: {today} ({today_requests} questions). This month: {month}. In "

@@ -123,7 +123,9 @@ def _prefix(text: str, units: int) -> str:
 
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")  # not __: Python's __init__ is no bold
+# Not __ (Python's __init__ is no bold), and not between ASCII letters or digits (2**3**4 is
+# maths); beside Chinese it is bold, as Chinese has no spaces between words.
+_STRONG = re.compile(r"(?<![A-Za-z0-9_*])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![A-Za-z0-9_*])")
 _LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
 
 

@@ -281,8 +281,10 @@ def test_qq_people_on_the_lists_and_admin_commands_from_qq(
     answer = fake_qq.push(bot.url, fake_qq.event([text("hi")]))
     assert answer.status_code == 200 and f"qq:{ALICE}" in fake_qq.quick[0].text
     bot.set(admin_users=[f"qq:{ALICE}"])
-    fake_qq.push(bot.url, fake_qq.event([text("/pause")]))
-    fake_qq.wait_for(1)
+    fake_qq.push(bot.url, fake_qq.event([text("/whoami")]))
+    assert fake_qq.wait_for(1)[0].text.startswith(f"You are qq:{ALICE} on the admin's lists")
+    fake_qq.push(bot.url, fake_qq.event([text("/gpt /pause")], group_id=GROUP))
+    fake_qq.wait_for(2)
     assert bot.runtime.settings().paused is True
 
 

@@ -24,7 +24,7 @@ from app.platforms.synology.wire import (
     token_from_url,
     token_matches,
 )
-from app.text import size, split_message
+from app.text import plain, size, split_message
 
 FENCE = re.compile(r"^(```|~~~)")
 
@@ -356,3 +356,21 @@ def test_config_sources_in_order() -> None:
 def test_config_errors_name_their_source(args: dict[str, str], env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=re.escape(message)):
         config.load(_args(**args), env)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "shown"),
+    [
+        ("## Steps\n**Open** DSM", "Steps\nOpen DSM"),
+        ("请**注意**这点", "请注意这点"),
+        ("see [the docs](https://kb.synology.com/x) now", "see the docs (https://kb.synology.com/x) now"),
+        ("2**3**4 and x**y**z and __init__", "2**3**4 and x**y**z and __init__"),
+        (
+            "run `ls **/*.py` and ![a picture](http://x/a.png)",
+            "run `ls **/*.py` and ![a picture](http://x/a.png)",
+        ),
+        ("```python\n# a comment\n**x**\n```\n# Done", "```python\n# a comment\n**x**\n```\nDone"),
+    ],
+)
+def test_plain_text_for_platforms_without_markdown(markdown: str, shown: str) -> None:
+    assert plain(markdown) == shown
