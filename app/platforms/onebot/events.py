@@ -178,7 +178,7 @@ def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> 
         record(200, outcome.reason, **who)
         # A random pick was not addressed to the bot: its sender is not told about limits.
         said = _in_qq_words(outcome.reason, outcome.text, event, i18n.pick(values.language, message.text))
-        return _answer(event, said if addressed and quick.due(message.person) else "")
+        return _answer(event, said if said and addressed and quick.due(message.person) else "")
     try:
         accepted = wiring.queue.accept(outcome.job)
     except OSError as exc:
