@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from app import auth, config
+from app import auth, config, settings
 from app.__main__ import Runtime, build
 from app.llm import ModelFactory, OpenAIModel
 from app.platforms.onebot.wire import OneBotClient
@@ -59,6 +59,11 @@ def qq_settings(fake: FakeNapCat, **more: Any) -> dict[str, Any]:
         "onebot_send_interval": 0.05,
         **more,
     }
+
+
+def qq_environment(fake: FakeNapCat, **more: Any) -> dict[str, str]:
+    """The same, as the environment variables of a `python -m app` process."""
+    return {settings.BY_NAME[name].env: str(value) for name, value in qq_settings(fake, **more).items()}
 
 
 @dataclasses.dataclass

@@ -17,7 +17,7 @@ import requests
 
 from app import settings
 from app.platforms.onebot.wire import OneBotClient, OneBotError, Target
-from tests.conftest import Bot, qq_settings
+from tests.conftest import Bot, qq_environment, qq_settings
 from tests.fake_http import free_port
 from tests.fake_onebot import SELF_ID, FakeNapCat
 from tests.fake_openai import FakeOpenAI
@@ -512,14 +512,7 @@ def test_markdown_is_made_plain_for_qq_but_kept_in_the_history(
 def test_kill_9_after_the_204_loses_nothing_and_the_log_holds_no_qq_secret(
     tmp_path: Path, env: dict[str, str], fake_model: FakeOpenAI, fake_qq: FakeNapCat, processes: list[Process]
 ) -> None:
-    env = {
-        **env,
-        "SYNOCHATGPT_ONEBOT_API_URL": fake_qq.url,
-        "SYNOCHATGPT_ONEBOT_ACCESS_TOKEN": fake_qq.token,
-        "SYNOCHATGPT_ONEBOT_SECRET": fake_qq.secret,
-        "SYNOCHATGPT_ONEBOT_SEND_INTERVAL": "0.1",
-        "SYNOCHATGPT_LOG_LEVEL": "debug",
-    }
+    env = {**env, **qq_environment(fake_qq, onebot_send_interval=0.1), "SYNOCHATGPT_LOG_LEVEL": "debug"}
     fake_model.delay = 30.0
     server = Process(tmp_path / "data", env)
     processes.append(server)
@@ -549,13 +542,7 @@ def test_kill_9_after_the_204_loses_nothing_and_the_log_holds_no_qq_secret(
 def test_kill_9_while_a_part_is_in_flight_says_so_and_sends_the_rest(
     tmp_path: Path, env: dict[str, str], fake_qq: FakeNapCat, processes: list[Process]
 ) -> None:
-    env = {
-        **env,
-        "SYNOCHATGPT_ONEBOT_API_URL": fake_qq.url,
-        "SYNOCHATGPT_ONEBOT_ACCESS_TOKEN": fake_qq.token,
-        "SYNOCHATGPT_ONEBOT_SECRET": fake_qq.secret,
-        "SYNOCHATGPT_ONEBOT_SEND_INTERVAL": "0.1",
-    }
+    env = {**env, **qq_environment(fake_qq, onebot_send_interval=0.1)}
     server = Process(tmp_path / "data", env)
     processes.append(server)
     fake_qq.script.append({"hang": 3.0})  # NapCat takes its time with the first send
