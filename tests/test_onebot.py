@@ -557,3 +557,11 @@ def test_kill_9_while_a_part_is_in_flight_says_so_and_sends_the_rest(
     # The first send did arrive (NapCat finished it); after the restart the person is told a
     # part may come twice, then gets the answer: nothing lost, nothing silently doubled.
     assert texts.count("Answer to: power cut?") == 2 and any("restarted" in t for t in texts), texts
+
+
+def test_export_in_qq_says_where_to_get_the_file(qq: Bot, fake_qq: FakeNapCat) -> None:
+    fake_qq.push(qq.url, fake_qq.event([text("what is RAID?")]))
+    fake_qq.wait_for(1)
+    fake_qq.push(qq.url, fake_qq.event([text("/export")]))
+    export = fake_qq.wait_for(2)[1]
+    assert "QQ cannot take the file" in export.text and export.segments("file") == []
