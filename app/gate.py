@@ -39,7 +39,9 @@ class Gate:
         if refusal is not None:
             return Outcome(refusal.reason, text=refusal.text)
         text = message.text
-        if message.slash and not text:
+        if not text.strip():
+            # Nothing to ask (an empty slash command, "@bot" alone, a file alone): asking the
+            # model would bill the owner for nothing. The platform may word it its own way.
             return Outcome("empty", text=i18n.t(lang, "ask_empty"))
         command = commands.command_of(text)
         if command == "/ask" and not commands.argument(text):

@@ -169,3 +169,14 @@ def test_without_an_incoming_url_the_user_is_told_and_the_model_is_not_asked(
     time.sleep(0.3)
     assert fake_model.requests == [] and stored_jobs(bot) == []
     assert bot.runtime.store.history("dm-4") == []
+
+
+def test_a_message_with_no_text_is_answered_at_once_without_the_model(
+    bot: Bot, fake_model: FakeOpenAI, fake_chat: FakeChat
+) -> None:
+    # A file sent alone, or only spaces: nothing to ask, so nothing is billed or stored.
+    for text in ("", "   \n "):
+        answer = bot.say(text)
+        assert answer.status_code == 200 and "What would you like to ask?" in answer.json()["text"]
+    bot.idle()
+    assert fake_model.chat_requests() == [] and fake_chat.posts == []

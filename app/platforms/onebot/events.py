@@ -47,10 +47,12 @@ def verify(values: Values, body: bytes, header: str) -> None:
         raise Refused(403, "qq_bad_signature", error="X-Signature does not match")
 
 
-def message_for(event: wire.Event, values: Values, chance: Callable[[], float]) -> tuple[Message, bool]:
-    """The gate's Message for a message event, and whether it was addressed to the bot (False:
-    picked at random); or Refused. A message with nothing to read ("@bot" alone, a picture
-    alone) is handed over as an empty slash message: the gate checks who sent it and answers
+def message_for(
+    event: wire.Event, values: Values, chance: Callable[[], float]
+) -> tuple[Message, wire.Reading, bool]:
+    """The gate's Message for a message event, how it was read, and whether it was addressed
+    to the bot (False: picked at random); or Refused. A message with nothing to read ("@bot"
+    alone, a picture alone) goes to the gate too, which checks who sent it before it answers
     at once, so a blocked or paused sender hears nothing new."""
     if event.post_type != "message":
         raise Refused(NO_CONTENT, "qq_own" if event.post_type == "message_sent" else "qq_not_message")
@@ -85,10 +87,9 @@ def message_for(event: wire.Event, values: Values, chance: Callable[[], float]) 
         shared=bool(group) and not per_user,
         channel=f"group:{group}" if group else "",
         dedupe=dedupe_key(event),
-        slash=not reading.text,
         can_post_later=bool(values.onebot_api_url),
     )
-    return message, addressed
+    return message, reading, addressed
 
 
 def dedupe_key(event: wire.Event) -> str:
@@ -166,7 +167,7 @@ def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> 
     if event.user_id:
         who = {"user_id": int(event.user_id), "username": event.name}
     try:
-        message, addressed = message_for(event, values, chance)
+        message, reading, addressed = message_for(event, values, chance)
     except Refused as refused:
         if event.detail_type != "heartbeat":  # every 30 s: it would push everything else out
             detail = "" if event.post_type in ("message", "message_sent") else event.post_type
@@ -177,7 +178,7 @@ def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> 
     if outcome.job is None:
         record(200, outcome.reason, **who)
         # A random pick was not addressed to the bot: its sender is not told about limits.
-        said = _in_qq_words(outcome.reason, outcome.text, event, i18n.pick(values.language, message.text))
+        said = _in_qq_words(outcome.reason, outcome.text, reading, i18n.pick(values.language, message.text))
         return _answer(event, said if said and addressed and quick.due(message.person) else "")
     try:
         accepted = wiring.queue.accept(outcome.job)
@@ -195,11 +196,10 @@ def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> 
     return bottle.HTTPResponse(status=NO_CONTENT)
 
 
-def _in_qq_words(reason: str, text: str, event: wire.Event, lang: str) -> str:
+def _in_qq_words(reason: str, text: str, reading: wire.Reading, lang: str) -> str:
     """The gate's immediate answer, where QQ needs other words than Synology Chat's."""
     if reason == "empty":  # "@bot" alone, or a picture alone
-        other = any(s.type not in ("text", "at", "reply", "face") for s in event.segments)
-        return i18n.t(lang, "text_only" if other else "ask_empty_qq")
+        return i18n.t(lang, "text_only" if reading.other else "ask_empty_qq")
     if reason == "no_incoming_url":  # onebot_api_url is not set: no answer can be sent later
         return i18n.t(lang, "no_api_url_qq")
     return text
