@@ -47,6 +47,10 @@ from app.datalock import DataLock
 from app.llm import Model, ModelFactory, is_configured
 from app.monitor import Monitor
 from app.platforms import http, registry
+from app.platforms.base import Platform
+from app.platforms.dingtalk import check as dingtalk_check
+from app.platforms.dingtalk import wire as dingtalk
+from app.platforms.dingtalk.platform import DingTalk
 from app.platforms.onebot import check as onebot_check
 from app.platforms.onebot import wire as onebot
 from app.platforms.synology import check as synology_check
@@ -83,6 +87,7 @@ class Runtime:
     server: Server
     console: pages.Console
     lock: DataLock
+    platforms: Sequence[Platform] = ()
     address: tuple[str, int] = ("", 0)
 
     def start(self) -> tuple[str, int]:
@@ -101,6 +106,8 @@ class Runtime:
             self.address = self.server.bind()
             resumed = self.dispatcher.start()
             self.server.serve()
+            for platform in self.platforms:  # DingTalk's Stream connection: after the queue
+                platform.start()
         except BaseException:
             self.lock.release()
             raise
@@ -116,6 +123,8 @@ class Runtime:
         return self.address
 
     def stop(self) -> None:
+        for platform in self.platforms:  # no new messages from a connection of the bot's own
+            platform.stop()
         self.server.stop()  # no new messages; requests in flight finish
         self.dispatcher.stop(STOP_GRACE)
         self.lock.release()
@@ -128,6 +137,7 @@ def build(
     *,
     sender: synology.ChatClient | None = None,
     qq_sender: onebot.OneBotClient | None = None,
+    dingtalk_client: dingtalk.DingTalkClient | None = None,
     model_factory: ModelFactory | None = None,
     queue_limit: int = 500,
     clock: Callable[[], float] = time.time,
@@ -149,9 +159,16 @@ def build(
     monitor = Monitor()
     chat_client = sender or synology.ChatClient()
     qq_client = qq_sender or onebot.OneBotClient()
+    dingtalk_client = dingtalk_client or dingtalk.DingTalkClient()
     platforms = registry.build(
-        synology_sender=chat_client, qq_sender=qq_client, store=data, on_error=monitor.error, clock=clock
+        synology_sender=chat_client,
+        qq_sender=qq_client,
+        dingtalk_client=dingtalk_client,
+        store=data,
+        on_error=monitor.error,
+        clock=clock,
     )
+    ding = next(p for p in platforms if isinstance(p, DingTalk))
     bot = answering.Bot(
         data, live, model_for, registry.Deliveries(platforms), save=save, clock=clock, observer=monitor
     )
@@ -169,6 +186,8 @@ def build(
         test_qq=lambda values, group, number: onebot_check.test_qq(
             values, qq_client, onebot.Target(group=number) if group else onebot.Target(user=number)
         ),
+        test_dingtalk=lambda values, user_id: dingtalk_check.test_dingtalk(values, dingtalk_client, user_id),
+        dingtalk_status=ding.status,
         model_ready=lambda values: is_configured(answering.model_config(values)),
         people=data.people,
         set_limits=lambda person, own: data.update_user(person, limits=own),
@@ -184,7 +203,7 @@ def build(
         web_chat=lambda site: WebChat(site, bot, data, doorman.policy, clock),
     )
     server = Server(app, cfg.host, cfg.port, max_body=http.MAX_BODY, headers=web.SECURITY_HEADERS)
-    return Runtime(cfg, data, live, dispatcher, server, console, DataLock(cfg.data_dir))
+    return Runtime(cfg, data, live, dispatcher, server, console, DataLock(cfg.data_dir), platforms)
 
 
 def fewer_malloc_arenas() -> None:

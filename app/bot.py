@@ -137,6 +137,7 @@ class Bot:
             channel=message.channel,
             shared=message.shared,
             base_url=message.base_url,
+            route=dict(message.route),
         )
 
     def _language(self, values: Values, person: str, text: str) -> str:

@@ -4,6 +4,7 @@ recent webhooks and errors, as data for the page and for its script's /api calls
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,37 @@ def status_info(console: Console, values: Values, t: pagetext.Translator) -> dic
         "bot_ready": bool(synology.expected_token(values.bot_token, values.bot_incoming_url)),
         "incoming_ready": bool(values.bot_incoming_url),
         "qq_ready": bool(values.onebot_api_url and values.onebot_secret),
+        **_dingtalk_status(console, values, t),
     }
+
+
+def _dingtalk_status(console: Console, values: Values, t: pagetext.Translator) -> dict[str, Any]:
+    """DingTalk's state in words: in Stream mode whether the bot's connection is up, since when,
+    and its last problem; in HTTP mode that it waits for callbacks."""
+    status = console.dingtalk_status()
+    ready = bool(values.dingtalk_client_id and values.dingtalk_client_secret)
+    if not ready:
+        text, good = t("dt_state_off"), False
+    elif values.dingtalk_mode == "http":
+        text, good = t("dt_state_http"), True
+    elif status.state == "connected":
+        text, good = t("dt_state_connected", since=fmt_time(status.since)), True
+    elif status.state == "waiting":
+        text, good = t("dt_state_waiting", at=fmt_time(status.retry_at)), False
+    else:
+        text, good = t("dt_state_connecting"), False
+    error = ""
+    if ready and values.dingtalk_mode != "http" and status.error_kind:
+        error = t("dt_last_error", error=pagetext.chat_error(t, _Failure(status.error_kind, status.error)))
+    return {"dingtalk_ready": good, "dingtalk_state": text, "dingtalk_error": error}
+
+
+@dataclasses.dataclass
+class _Failure:
+    kind: str
+    detail: str
+    ok: bool = False
+    status: int | None = None
 
 
 def people_rows(console: Console, values: Values) -> list[dict[str, Any]]:

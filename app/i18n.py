@@ -67,6 +67,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I cannot answer in QQ yet: the NAS admin has to set OneBot API URL on the settings page.",
         "zh": "我暂时无法在 QQ 中回答：NAS 管理员需要先在设置页面填写“OneBot API 地址”。",
     },
+    "refused_guest_dingtalk": {
+        "en": "Sorry, this bot only answers the people its admin has allowed. Ask the NAS admin to "
+        "add you as dingtalk:{user_id}.",
+        "zh": "抱歉，这个机器人只回答管理员允许的用户。请联系 NAS 管理员把你加入名单，"
+        "写作 dingtalk:{user_id}。",
+    },
+    "ask_empty_dingtalk": {
+        "en": "Yes? Write your question after the @.",
+        "zh": "在呢，请在 @ 后面写上你的问题。",
+    },
+    "file_not_sent_dingtalk": {
+        "en": "(DingTalk cannot take the file from this bot: use /export in Synology Chat or the web chat.)",
+        "zh": "（钉钉无法接收机器人发送的文件：请在 Synology Chat 或网页聊天中使用 /export。）",
+    },
     "text_only": {
         "en": "I can only read text for now. Write your question in words.",
         "zh": "我目前只能读文字，请用文字写下你的问题。",

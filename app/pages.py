@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -36,6 +37,8 @@ CHAT_COOKIE = "synochatgpt_chat"
 FORM_COOKIE = "synochatgpt_form"
 LANG_COOKIE = "synochatgpt_lang"
 CHART_DAYS = 14
+# A DingTalk member's userId as the admin console shows it ("manager4", "0123456789-1").
+DINGTALK_USER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MESSAGES = ("saved", "password_changed", "logged_out", "welcome", "people_saved")  # ?msg= keys the page shows
 
 
@@ -56,6 +59,9 @@ class Console:
     test_model: Callable[[Values], checks.Result]
     test_chat: Callable[[Values, int], checks.Result]
     test_qq: Callable[[Values, bool, str], checks.Result]  # (values, to a group?, the number)
+    test_dingtalk: Callable[[Values, str], checks.Result]  # (values, a member's userId or "")
+    # DingTalk's Stream connection: platforms/dingtalk/stream.Status (state, since, error...)
+    dingtalk_status: Callable[[], Any]
     model_ready: Callable[[Values], bool]
     people: Callable[[], list[dict[str, Any]]] = list
     set_limits: Callable[[str, dict[str, int] | None], None] = lambda person, own: None
@@ -248,6 +254,7 @@ class Pages:
             ("POST", "/api/test-model", self.test_model),
             ("POST", "/api/test-chat", self.test_chat),
             ("POST", "/api/test-qq", self.test_qq),
+            ("POST", "/api/test-dingtalk", self.test_dingtalk),
             ("GET", "/api/webhooks", self.recent_webhooks),
             ("GET", "/api/status", self.status),
         ]
@@ -406,6 +413,7 @@ class Pages:
             submitted=result.submitted if result else {},
             outgoing=f"{root.scheme}://{root.netloc}/webhook",
             onebot_url=f"{root.scheme}://{root.netloc}/onebot",
+            dingtalk_url=f"{root.scheme}://{root.netloc}/dingtalk",
             status_info=dashboard.status_info(console, values, t),
             webhooks=webhooks,
             recent_errors=console.monitor.errors(),
@@ -542,6 +550,20 @@ class Pages:
             problem = t("qq_bad_target")
             return json_answer(400, ok=False, error=problem, fields={"qq_target": problem})
         result = self.console.test_qq(values, fields.get("qq_kind") == "group", str(int(raw)))
+        body: dict[str, Any] = {"ok": result.ok, **result.data}
+        if not result.ok:
+            body["error"] = pagetext.chat_error(t, result)
+        return json_answer(200, **body)
+
+    def test_dingtalk(self) -> str:
+        values, refused = self.checked_values()
+        if refused is not None:
+            return refused
+        t = pagetext.Translator(language())
+        user = (form().get("dt_user") or "").strip()
+        if user and not DINGTALK_USER.fullmatch(user):
+            return json_answer(400, ok=False, error=t("dt_bad_user"), fields={"dt_user": t("dt_bad_user")})
+        result = self.console.test_dingtalk(values, user)
         body: dict[str, Any] = {"ok": result.ok, **result.data}
         if not result.ok:
             body["error"] = pagetext.chat_error(t, result)

@@ -561,7 +561,7 @@ SETTING_TEXTS: dict[str, dict[str, str]] = {
 
 # Texts the page's script shows; they go into the page as JSON.
 SCRIPT_KEYS = (
-    "testing", "model_ok", "models_found", "chat_ok", "qq_ok", "copied", "copy_failed", "request_failed",
+    "testing", "model_ok", "models_found", "chat_ok", "qq_ok", "dt_ok_token", "copied", "copy_failed", "request_failed",
     "no_webhooks", "bad_user_id",
 )  # fmt: skip
 

@@ -289,7 +289,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-GROUPS: tuple[str, ...] = ("model", "chat", "behaviour", "access", "channels", "qq", "webchat", "advanced")
+GROUPS: tuple[str, ...] = (
+    "model",
+    "chat",
+    "behaviour",
+    "access",
+    "channels",
+    "qq",
+    "dingtalk",
+    "webchat",
+    "advanced",
+)
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 

@@ -43,6 +43,7 @@ class Job:
     base_url: str = ""  # how Chat reached us, for links Chat must fetch (an export's file)
     # Files going with the reply (platforms.base.Attachment.to_dict), stored with it.
     attachments: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    route: dict[str, str] = dataclasses.field(default_factory=dict)  # base.Message.route
     # Set at start for a job whose answer was being posted when the bot stopped: the chunk in
     # flight may or may not have reached Chat, so the user is told it may come twice.
     interrupted: bool = False

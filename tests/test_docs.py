@@ -59,13 +59,17 @@ ALLOWED = {
     "platforms.onebot.wire": {"requests"},
     "platforms.onebot.events": {"bottle"},
     "platforms.onebot.platform": {"bottle"},
+    "platforms.dingtalk.wire": {"requests"},
+    "platforms.dingtalk.stream": {"websockets"},
+    "platforms.dingtalk.events": {"bottle"},
+    "platforms.dingtalk.platform": {"bottle"},
     "platforms.http": {"bottle"},
     "web": {"bottle"},
     "pages": {"bottle"},
     "webchat": {"bottle"},
     "server": {"cheroot"},
 }
-OUTSIDE = {"tinydb", "openai", "httpx2", "requests", "urllib3", "bottle", "cheroot"}
+OUTSIDE = {"tinydb", "openai", "httpx2", "requests", "urllib3", "bottle", "cheroot", "websockets"}
 # Every module under app/, platforms' folders included, as "bot" or "platforms.synology.wire".
 MODULES = sorted(
     ".".join(p.relative_to(ROOT / "app").with_suffix("").parts) for p in (ROOT / "app").rglob("*.py")

@@ -49,6 +49,9 @@ class Message:
     slash: bool = False  # its sender sees only the immediate answer (a slash command)
     can_post_later: bool = True  # False: the only answer possible is the immediate one
     base_url: str = ""  # how the platform reached this server (for files it fetches)
+    # Where the platform's answer goes, in its own terms, kept on the job for its delivery and
+    # opaque to the core (DingTalk: the message's reply link and when it expires).
+    route: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,3 +124,10 @@ class Platform(Protocol):
 
     def configured(self, values: Values) -> bool:
         """Whether the owner has set it up, so its routes answer and the page shows it so."""
+
+    def start(self) -> None:
+        """Begin what runs beside its routes (DingTalk's Stream connection), once the server
+        serves; most platforms have nothing."""
+
+    def stop(self) -> None:
+        """End that, within a few seconds, before the server stops."""

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from app import people
+from app.platforms.dingtalk import settings as dingtalk_settings
+from app.platforms.dingtalk import words as dingtalk_words
 from app.platforms.onebot import settings as onebot_settings
 from app.platforms.onebot import words as onebot_words
 from app.platforms.synology import settings as synology_settings
@@ -18,6 +20,7 @@ from app.platforms.synology import words as synology_words
 
 if TYPE_CHECKING:
     from app.platforms.base import Platform
+    from app.platforms.dingtalk.wire import DingTalkClient
     from app.platforms.onebot.delivery import Sender as QQSender
     from app.platforms.retrying import Progress
     from app.platforms.synology.delivery import Sender
@@ -27,16 +30,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # In the settings page's order; names and environment variables as each platform declares them.
-SETTINGS = (*synology_settings.SETTINGS, *onebot_settings.SETTINGS)
-PROBLEMS = {**synology_settings.PROBLEMS, **onebot_settings.PROBLEMS}
+SETTINGS = (*synology_settings.SETTINGS, *onebot_settings.SETTINGS, *dingtalk_settings.SETTINGS)
+PROBLEMS = {**synology_settings.PROBLEMS, **onebot_settings.PROBLEMS, **dingtalk_settings.PROBLEMS}
 # Their words on the settings page: key → {"en", "zh", "zh-Hant"} (pagetext.py reads them).
-TEXTS = {**synology_words.TEXTS, **onebot_words.TEXTS}
+TEXTS = {**synology_words.TEXTS, **onebot_words.TEXTS, **dingtalk_words.TEXTS}
 
 
 def build(
     *,
     synology_sender: Sender,
     qq_sender: QQSender,
+    dingtalk_client: DingTalkClient,
     store: Progress,
     on_error: Callable[[str, str, str], None],
     clock: Callable[[], float] = time.time,
@@ -44,6 +48,7 @@ def build(
     """on_error(source, kind, text): a delivery that failed for good, for the settings page."""
     # Imported here, not above: settings.py reads this module's SETTINGS, and a platform's
     # running part imports the worker and the settings in turn.
+    from app.platforms.dingtalk.platform import DingTalk  # noqa: PLC0415
     from app.platforms.onebot.platform import OneBot  # noqa: PLC0415
     from app.platforms.synology.platform import SynologyChat  # noqa: PLC0415
 
@@ -53,6 +58,7 @@ def build(
     return [
         SynologyChat(synology_sender, store, on_error=errors_of("chat"), clock=clock),
         OneBot(qq_sender, store, on_error=errors_of("qq"), clock=clock),
+        DingTalk(dingtalk_client, store, on_error=errors_of("dingtalk"), clock=clock),
     ]
 
 

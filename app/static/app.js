@@ -137,6 +137,7 @@
   }
   liveCheck("test-chat", "chat-result", "/api/test-chat", "chat_ok");
   liveCheck("test-qq", "qq-result", "/api/test-qq", "qq_ok");
+  liveCheck("test-dingtalk", "dt-result", "/api/test-dingtalk", "dt_ok_token");
 
   // -- recent webhooks -------------------------------------------------------------------------
   const refresh = document.getElementById("refresh-webhooks");

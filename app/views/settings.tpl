@@ -30,6 +30,7 @@
     <div><dt>{{t('st_model')}}</dt><dd class="{{'good' if status_info['model_ready'] else 'bad'}}" id="st-model">{{values.model if status_info['model_ready'] else t('st_not_set')}}</dd></div>
     <div><dt>{{t('st_bot')}}</dt><dd class="{{'good' if status_info['bot_ready'] and status_info['incoming_ready'] else 'bad'}}" id="st-bot">{{t('st_ready') if status_info['bot_ready'] and status_info['incoming_ready'] else t('st_not_set')}}</dd></div>
     <div><dt>{{t('st_qq')}}</dt><dd class="{{'good' if status_info['qq_ready'] else 'bad'}}" id="st-qq">{{t('st_ready') if status_info['qq_ready'] else t('st_not_set')}}</dd></div>
+    <div><dt>{{t('st_dingtalk')}}</dt><dd class="{{'good' if status_info['dingtalk_ready'] else 'bad'}}" id="st-dingtalk">{{status_info['dingtalk_state']}}</dd></div>
   </dl>
   <h3>{{t('chart_title')}}</h3>
   % if chart_rows:
@@ -153,6 +154,36 @@
       </div>
       <p class="help">{{t('qq_test_help')}}</p>
       <div class="result" id="qq-result" role="status" aria-live="polite"></div>
+    </div>
+    % elif group == 'dingtalk':
+    <div class="check" id="dingtalk-check">
+      <p class="{{'good' if status_info['dingtalk_ready'] else 'bad'}}" id="dt-state" role="status">{{t('st_dingtalk')}}: {{status_info['dingtalk_state']}}</p>
+      % if status_info['dingtalk_error']:
+      <p class="note" id="dt-error">{{status_info['dingtalk_error']}}</p>
+      % end
+      <ol class="steps" id="dt-guide">
+        <li>{{t('dt_guide_1')}}</li>
+        <li>{{t('dt_guide_2')}}</li>
+        <li>{{t('dt_guide_3')}}</li>
+        <li>{{t('dt_guide_4')}}</li>
+        <li>{{t('dt_guide_5')}}</li>
+        <li>{{t('dt_guide_6')}}</li>
+      </ol>
+      <div class="copy-row">
+        <label for="dingtalk-url">{{t('dt_callback_url')}}</label>
+        <div class="copy">
+          <input id="dingtalk-url" value="{{dingtalk_url}}" readonly>
+          <button type="button" class="copy-button" data-copy="dingtalk-url">{{t('copy')}}</button>
+        </div>
+        <p class="help">{{t('dt_callback_help')}}</p>
+      </div>
+      <label for="dt-user">{{t('dt_test_user')}}</label>
+      <div class="copy">
+        <input id="dt-user" name="dt_user" value="" placeholder="manager4">
+        <button type="button" id="test-dingtalk">{{t('dt_test_button')}}</button>
+      </div>
+      <p class="help">{{t('dt_test_help')}}</p>
+      <div class="result" id="dt-result" role="status" aria-live="polite"></div>
     </div>
     % end
   </fieldset>

@@ -7,9 +7,6 @@ replies in QQ when the gate answers without the model (a refusal, the queue full
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +16,7 @@ from app import commands, i18n, limits, people, worker
 from app.platforms import http
 from app.platforms.base import Message, Wiring
 from app.platforms.onebot import wire
+from app.platforms.quick import QuickReplies
 from app.settings import Values
 
 log = logging.getLogger(__name__)
@@ -99,33 +97,6 @@ def dedupe_key(event: wire.Event) -> str:
 
 def quoted_id(dedupe: str) -> str:
     return dedupe.rpartition(":")[2] if dedupe.startswith("qq:") else ""
-
-
-QUICK_GAP = 60.0  # seconds: at most one immediate reply a minute to one person
-QUICK_PEOPLE = 10_000  # people remembered for that, the oldest forgotten first
-
-
-class QuickReplies:
-    """When a person was last answered at once (a quick operation, which NapCat sends at once,
-    outside the paced queue): someone sending "@bot" alone again and again gets one reply a
-    minute, not a reply each time that QQ's spam control would count against the bot."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._last: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def due(self, person: str) -> bool:
-        now = self._clock()
-        with self._lock:
-            last = self._last.get(person)
-            if last is not None and now - last < QUICK_GAP:
-                return False
-            self._last[person] = now
-            self._last.move_to_end(person)
-            while len(self._last) > QUICK_PEOPLE:
-                self._last.popitem(last=False)
-            return True
 
 
 def route(app: bottle.Bottle, wiring: Wiring, chance: Callable[[], float]) -> None:

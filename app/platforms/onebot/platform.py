@@ -37,6 +37,12 @@ class OneBot:
         self._delivery = QQDelivery(sender, store, on_error=on_error, clock=clock)
         self._chance = chance
 
+    def start(self) -> None:  # it only answers what arrives at its route
+        pass
+
+    def stop(self) -> None:
+        pass
+
     def configured(self, values: Values) -> bool:
         return bool(values.onebot_api_url and values.onebot_secret)
 

@@ -42,6 +42,12 @@ class SynologyChat:
             sender, store, on_error=on_error, echoes=self.echoes, clock=clock, files=self.files
         )
 
+    def start(self) -> None:  # it only answers what arrives at its route
+        pass
+
+    def stop(self) -> None:
+        pass
+
     def configured(self, values: Values) -> bool:
         bot = wire.expected_token(values.bot_token, values.bot_incoming_url)
         return bool(bot or values.channels or values.slash_tokens)
