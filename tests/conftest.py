@@ -15,8 +15,10 @@ import requests
 from app import auth, config, settings
 from app.__main__ import Runtime, build
 from app.llm import ModelFactory, OpenAIModel
+from app.platforms.dingtalk.wire import DingTalkClient
 from app.platforms.onebot.wire import OneBotClient
 from app.platforms.synology.wire import ChatClient
+from tests.fake_dingtalk import FakeDingTalk
 from tests.fake_onebot import FakeNapCat
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
@@ -64,6 +66,29 @@ def qq_settings(fake: FakeNapCat, **more: Any) -> dict[str, Any]:
 def qq_environment(fake: FakeNapCat, **more: Any) -> dict[str, str]:
     """The same, as the environment variables of a `python -m app` process."""
     return {settings.BY_NAME[name].env: str(value) for name, value in qq_settings(fake, **more).items()}
+
+
+@pytest.fixture
+def fake_dingtalk() -> Iterator[FakeDingTalk]:
+    server = FakeDingTalk(redeliver_after=60.0).start()
+    yield server
+    server.stop()
+
+
+def dingtalk_settings(fake: FakeDingTalk, **more: Any) -> dict[str, Any]:
+    """The settings that point the bot at a fake DingTalk (Stream mode unless told)."""
+    return {
+        "dingtalk_client_id": fake.client_id,
+        "dingtalk_client_secret": fake.client_secret,
+        "dingtalk_api_url": fake.api_url,
+        "dingtalk_oapi_url": fake.oapi_url,
+        **more,
+    }
+
+
+def dingtalk_environment(fake: FakeDingTalk, **more: Any) -> dict[str, str]:
+    """The same, as the environment variables of a `python -m app` process."""
+    return {settings.BY_NAME[name].env: str(value) for name, value in dingtalk_settings(fake, **more).items()}
 
 
 @dataclasses.dataclass
@@ -204,6 +229,7 @@ def make_bot(tmp_path: Path, fake_model: FakeOpenAI, fake_chat: FakeChat) -> Ite
                 environ or {},
                 sender=fast_client(pacing),
                 qq_sender=OneBotClient(timeout=3.0),
+                dingtalk_client=DingTalkClient(timeout=3.0),
                 model_factory=fast_models(),
                 queue_limit=queue_limit,
                 **({"clock": clock.wall, "monotonic": clock.monotonic} if clock else {}),

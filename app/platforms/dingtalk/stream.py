@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 FIRST_PAUSE = 1.0  # seconds before the second try; doubled after each failure
 MOST_PAUSE = 60.0  # a NAS offline for a day still tries every minute
-POLL = 0.5  # seconds: how soon it sees a stop or a changed setting
+POLL = 1.0  # seconds: how soon it sees a changed setting (a stop closes the socket at once)
 OPEN_TIMEOUT = 10.0
 PING_INTERVAL = 30.0  # the library's pings find a connection that died silently (NAT, sleep)
 MAX_FRAME = 1 << 20
@@ -108,16 +108,20 @@ class StreamClient:
 
     def _set(self, state: str, **fields: Any) -> None:
         with self._lock:
-            keep = (
-                {}
-                if state == CONNECTED
-                else {"error_kind": self._status.error_kind, "error": self._status.error}
-            )
-            self._status = dataclasses.replace(
-                self._status, state=state, since=self._clock(), retry_at=0.0, **{**keep, **fields}
-            )
+            changes: dict[str, Any] = {"state": state, "since": self._clock(), "retry_at": 0.0}
+            if state == CONNECTED:  # the last problem is over
+                changes.update(error_kind="", error="")
+            self._status = dataclasses.replace(self._status, **{**changes, **fields})
 
     def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._keep_connected()
+            except Exception:  # a bug must not end Stream mode for good: log it, start over
+                log.exception("DingTalk Stream: unexpected error; starting over")
+                self._stop.wait(MOST_PAUSE / 4)
+
+    def _keep_connected(self) -> None:
         pause = 0.0
         while not self._stop.is_set():
             values = self._settings()
@@ -180,7 +184,7 @@ class StreamClient:
         )
         separator = "&" if "?" in endpoint else "?"
         url = f"{endpoint}{separator}ticket={urllib.parse.quote(ticket, safe='')}"
-        ws = self._connect(
+        with self._connect(
             url,
             open_timeout=OPEN_TIMEOUT,
             ping_interval=PING_INTERVAL,
@@ -189,17 +193,16 @@ class StreamClient:
             max_size=MAX_FRAME,
             compression=None,
             user_agent_header="SynoChatGPT",
-        )
-        self._socket = ws
-        with self._lock:
-            connections = self._status.connections + 1
-        self._set(CONNECTED, connections=connections)
-        log.info("DingTalk Stream connected")
-        try:
-            return self._serve(ws, wanted)
-        finally:
-            self._socket = None
-            ws.close()
+        ) as ws:
+            self._socket = ws
+            with self._lock:
+                connections = self._status.connections + 1
+            self._set(CONNECTED, connections=connections)
+            log.info("DingTalk Stream connected")
+            try:
+                return self._serve(ws, wanted)
+            finally:
+                self._socket = None
 
     def _serve(self, ws: ClientConnection, wanted: tuple[str, ...]) -> bool:
         while not self._stop.is_set():

@@ -254,6 +254,8 @@ class DingTalkClient:
         code = data.get("errcode")
         if answer.status_code == 200 and code in (0, "0"):
             return
+        if code is None and answer.status_code >= 500:  # DingTalk or a proxy on the way is down
+            raise DingTalkError("dingtalk_unreachable", f"reply: DingTalk answered HTTP {answer.status_code}")
         if code is None:
             raise DingTalkError("dingtalk_http", f"reply: DingTalk answered HTTP {answer.status_code}")
         raise _errcode(code, str(data.get("errmsg", ""))[:200], "reply")
@@ -404,7 +406,8 @@ def _openapi_error(status: int, code: str, said: str, what: str) -> DingTalkErro
     lowered = code.lower()
     if what in ("accessToken", "open") and status in (400, 401, 403):
         return DingTalkError("dingtalk_secret", text, code)
-    if status == 401 or "token" in lowered:
+    # A token DingTalk no longer takes: HTTP 400 InvalidAuthentication in practice, 401 in its docs.
+    if status == 401 or lowered == "invalidauthentication" or "token" in lowered:
         return DingTalkError("dingtalk_token", text, code)
     if status == 429 or "qps" in lowered or "flowcontrol" in lowered:
         return DingTalkError("dingtalk_too_fast", text, code)
