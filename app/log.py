@@ -40,6 +40,7 @@ def setup(level: str, secrets: Callable[[], Iterable[str]], stream: TextIO = sys
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx2", "httpcore2", "openai", "urllib3"):
+    # Their debug lines quote URLs and frames: a reply link, a Stream ticket, a message's text.
+    for noisy in ("httpx2", "httpcore2", "openai", "urllib3", "websockets"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler

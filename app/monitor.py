@@ -22,7 +22,7 @@ class WebhookRecord:
     accepted: bool
     reason: str  # a key the page translates: accepted, duplicate, wrong_token, bad_body, …
     detail: str = ""  # plain words from the parser (never a token or a message's text)
-    user_id: int | None = None
+    user_id: int | str | None = None  # in the platform's own form: Chat and QQ numbers, DingTalk's staff ids
     username: str = ""
     chars: int = 0
     platform: str = "synology"  # people.py's prefix: whose ids user_id is

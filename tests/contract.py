@@ -14,12 +14,17 @@ import requests
 
 from app import checks, settings
 from app.platforms.base import Limits
+from app.platforms.dingtalk import check as dingtalk_check
+from app.platforms.dingtalk.platform import DingTalk
+from app.platforms.dingtalk.wire import DingTalkClient
+from app.platforms.dingtalk.wire import sign as dingtalk_wire_sign
 from app.platforms.onebot import check as onebot_check
 from app.platforms.onebot.platform import OneBot
 from app.platforms.onebot.wire import OneBotClient, Target
 from app.platforms.synology import check
 from app.platforms.synology.platform import SynologyChat
-from tests.conftest import BOT_TOKEN, Bot, fast_client, qq_settings
+from tests.conftest import BOT_TOKEN, Bot, dingtalk_settings, fast_client, qq_settings
+from tests.fake_dingtalk import FakeDingTalk
 from tests.fake_onebot import SELF_ID, FakeNapCat
 from tests.fake_synology import FakeChat
 
@@ -190,8 +195,83 @@ class QQCase:
         return onebot_check.test_qq(values, OneBotClient(timeout=3.0), Target(user="12345678"))
 
 
-def cases(fake_chat: FakeChat, fake_qq: FakeNapCat) -> dict[str, Case]:
-    return {"synology": SynologyCase(fake_chat), "qq": QQCase(fake_qq)}
+Sender = Callable[[Bot], requests.Response]
 
 
-CASES = ("synology", "qq")
+class DingTalkCase:
+    """Through HTTP mode, whose callbacks answer over HTTP; Stream mode hands the same message
+    to the same inbox (tests/test_dingtalk.py). DingTalk's immediate answers are posts to the
+    reply link, not the callback's answer, so no canned message here is AT_ONCE."""
+
+    name = "dingtalk"
+    limits = DingTalk.limits
+    # HTTP statuses of robot/oToMessages/batchSend, from shared/reference/platforms.md §1.4 and
+    # §1.6: 400 with a string code for a wrong parameter, 429 for its rate limit, a gateway's 5xx.
+    error_kinds: ClassVar[dict[int, str]] = {
+        400: "dingtalk_failed", 429: "dingtalk_too_fast",
+        502: "dingtalk_unreachable", 503: "dingtalk_unreachable",
+    }  # fmt: skip
+
+    def __init__(self, fake: FakeDingTalk) -> None:
+        self.fake = fake
+
+    def start(self, make_bot: Callable[..., Bot]) -> Bot:
+        return make_bot(**dingtalk_settings(self.fake, dingtalk_mode="http"))
+
+    def canned(self) -> list[Canned]:
+        fake = self.fake
+
+        def callback(words: str = "hi", *, sign: dict[str, Any] | None = None, **message: Any) -> Sender:
+            def send(bot: Bot) -> requests.Response:
+                return fake.callback(bot.url + "/dingtalk", fake.message(words, **message), **(sign or {}))
+
+            return send
+
+        def raw(body: bytes) -> Callable[[Bot], requests.Response]:
+            def send(bot: Bot) -> requests.Response:
+                stamp = str(int(time.time() * 1000))
+                headers = {"timestamp": stamp, "sign": dingtalk_wire_sign(fake.client_secret, stamp)}
+                return requests.post(bot.url + "/dingtalk", data=body, headers=headers, timeout=10)
+
+            return send
+
+        old = int(time.time() * 1000) - 10 * 60_000
+        hour_ago = int(time.time() * 1000) - 2 * 3_600_000
+        return [
+            Canned("a one to one message", callback("what is RAID?"), ANSWERED, "RAID?"),
+            Canned("a group message that @-mentions it", callback(group=True), ANSWERED, "Wang Fang: hi"),
+            Canned("a voice message", callback("what is NAS", msgtype="audio"), ANSWERED, "what is NAS"),
+            Canned("a message from before the bot was back", callback(created_at=old), IGNORED),
+            Canned("a wrong signature", callback(sign={"secret": "W" * 20}), REFUSED),
+            Canned("no signature", callback(sign={"sign": ""}), REFUSED),
+            Canned("a replayed callback", callback(sign={"timestamp_ms": hour_ago}), REFUSED),
+            Canned("a body that is no JSON", raw(b"\xff\xfe{"), REFUSED),
+            Canned("not a conversation", raw(b'{"msgtype": "text", "conversationType": "9"}'), REFUSED),
+        ]  # fmt: skip
+
+    def immediate(self, answer: requests.Response) -> str:
+        return ""  # a callback's answer is always empty; notes go to the reply link
+
+    def posts(self) -> list[str]:
+        return self.fake.texts()
+
+    def ask(self, bot: Bot, question: str) -> requests.Response:
+        return self.fake.callback(bot.url + "/dingtalk", self.fake.message(question))
+
+    def live_check(self, bot: Bot, code: int) -> checks.Result:
+        self.fake.script["otm"].append(
+            {"http": code, "code": "invalidParameter.robotCode.auth"} if code < 500 else {"http": code}
+        )
+        values = settings.resolve(bot.runtime.store.settings(), {})
+        return dingtalk_check.test_dingtalk(values, DingTalkClient(timeout=3.0), "manager4")
+
+
+def cases(fake_chat: FakeChat, fake_qq: FakeNapCat, fake_dingtalk: FakeDingTalk) -> dict[str, Case]:
+    return {
+        "synology": SynologyCase(fake_chat),
+        "qq": QQCase(fake_qq),
+        "dingtalk": DingTalkCase(fake_dingtalk),
+    }
+
+
+CASES = ("synology", "qq", "dingtalk")

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
 
 from tests.conftest import BOT_TOKEN, Bot
+from tests.fake_dingtalk import FakeDingTalk
 from tests.fake_onebot import FakeNapCat
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
@@ -436,6 +437,48 @@ def test_setting_up_qq_in_the_browser_in_chinese(
         values = bot.runtime.settings()
         assert (values.onebot_api_url, values.onebot_secret) == (fake_qq.url, fake_qq.secret)
         assert fake_qq.secret not in tab.content() and fake_qq.token not in tab.content()
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_setting_up_dingtalk_in_the_browser_in_traditional_chinese(
+    browser: Browser, make_bot: Callable[..., Bot], admin_hash: str, fake_dingtalk: FakeDingTalk
+) -> None:
+    """An office on DingTalk: the credentials checked, a test message sent, the settings saved,
+    and the Stream connection shown as connected, all on the Traditional Chinese page."""
+    bot = make_bot(admin_password=admin_hash)
+    context = browser.new_context(locale="zh-TW", viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        tab.goto(bot.url + "/login")
+        tab.fill("#password", "correct horse battery staple")
+        tab.click("#login-submit")
+        section = tab.locator("#group-dingtalk")
+        expect(section.locator("legend")).to_have_text("釘釘")
+        expect(tab.locator("#st-dingtalk")).to_have_text("未設定")
+        expect(tab.locator("#dingtalk-url")).to_have_value(bot.url + "/dingtalk")
+        tab.fill("#dingtalk_client_id", fake_dingtalk.client_id)
+        tab.fill("#dingtalk_client_secret", "not-the-secret")
+        tab.fill("#dingtalk_api_url", fake_dingtalk.api_url)
+        tab.click("#test-dingtalk")
+        expect(tab.locator("#dt-result")).to_contain_text(
+            "釘釘拒絕了 Client ID 或 Client Secret", timeout=15_000
+        )
+        tab.fill("#dingtalk_client_secret", fake_dingtalk.client_secret)
+        tab.fill("#dt-user", "manager4")
+        tab.click("#test-dingtalk")
+        expect(tab.locator("#dt-result")).to_contain_text("Client ID 和 Secret 有效", timeout=15_000)
+        assert fake_dingtalk.wait_sent(1)[0]["user"] == "manager4"
+        tab.click("#save")
+        fake_dingtalk.wait_connected(1)
+        tab.reload()
+        expect(tab.locator("#st-dingtalk")).to_contain_text("已連線")
+        tab.locator("#group-dingtalk").scroll_into_view_if_needed()
+        shot(tab, "11-dingtalk-section-zh-hant", full=False)
+        assert fake_dingtalk.client_secret not in tab.content()
     finally:
         context.close()
     assert errors == []

@@ -14,6 +14,7 @@ from app import pagetext, pagetext_hant, text
 from app.platforms import registry
 from tests.conftest import Bot
 from tests.contract import ANSWERED, AT_ONCE, CASES, IGNORED, REFUSED, Case, cases
+from tests.fake_dingtalk import FakeDingTalk
 from tests.fake_onebot import FakeNapCat
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
@@ -22,8 +23,10 @@ LANGUAGES = ("en", "zh", "zh-Hant")
 
 
 @pytest.fixture(params=CASES)
-def case(request: pytest.FixtureRequest, fake_chat: FakeChat, fake_qq: FakeNapCat) -> Case:
-    return cases(fake_chat, fake_qq)[request.param]
+def case(
+    request: pytest.FixtureRequest, fake_chat: FakeChat, fake_qq: FakeNapCat, fake_dingtalk: FakeDingTalk
+) -> Case:
+    return cases(fake_chat, fake_qq, fake_dingtalk)[request.param]
 
 
 def test_canned_inbound_messages(case: Case, make_bot: Callable[..., Bot], fake_model: FakeOpenAI) -> None:
@@ -35,7 +38,7 @@ def test_canned_inbound_messages(case: Case, make_bot: Callable[..., Bot], fake_
         new_posts = case.posts()[posted:]
         calls = len(fake_model.chat_requests()) - asked
         what = f"{case.name}: {canned.label}"
-        if canned.expect == ANSWERED:  # acknowledged: Chat wants 200, OneBot takes 204 too
+        if canned.expect == ANSWERED:  # acknowledged: Chat and DingTalk want 200, OneBot takes 204 too
             assert answer.status_code in (200, 204), what
             assert calls == 1 and any(canned.says in post for post in new_posts), (what, new_posts)
         elif canned.expect == AT_ONCE:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -580,6 +581,41 @@ def test_the_same_message_by_http_twice_is_answered_once(
     ding_http.idle()
     time.sleep(0.2)
     assert asked(fake_model) == ["twice"] and len(fake_dingtalk.sent) == 1
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def test_no_secret_token_or_reply_link_reaches_the_log_or_an_error(
+    make_bot: Callable[..., Bot], fake_dingtalk: FakeDingTalk, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="app")
+    bot = make_bot(**dingtalk_settings(fake_dingtalk, dingtalk_client_secret="wrong-secret-123"))
+    wait_for(lambda: bot.runtime.console.dingtalk_status().error_kind == "dingtalk_secret")
+    bot.set(dingtalk_client_secret=fake_dingtalk.client_secret)
+    fake_dingtalk.wait_connected(1)
+    fake_dingtalk.script["session"] += [{"errcode": 300001}, {"http": 502}]
+    fake_dingtalk.invalid_staff.add("left9")
+    first = fake_dingtalk.message("one")
+    fake_dingtalk.push(first)
+    fake_dingtalk.wait_sent(1)
+    second = fake_dingtalk.message("two", staff_id="left9")
+    fake_dingtalk.expire_sessions()
+    fake_dingtalk.push(second)
+    wait_for(lambda: [e for e in errors(bot) if e.kind == "dingtalk_not_delivered"])
+    bot.idle()
+    secrets = [
+        "wrong-secret-123",
+        fake_dingtalk.client_secret,
+        *fake_dingtalk._tokens,  # the access tokens it issued
+        first["sessionWebhook"].rpartition("=")[2],
+        second["sessionWebhook"].rpartition("=")[2],
+    ]
+    said = caplog.text + str([(e.kind, e.message) for e in errors(bot)])
+    said += str(bot.runtime.console.dingtalk_status())
+    assert "DingTalk" in caplog.text
+    for secret in secrets:
+        assert secret not in said, secret[:8]
 
 
 # -- kill -9 ----------------------------------------------------------------------------------------

@@ -26,6 +26,11 @@ PUBLIC = {
     ("GET", "/onebot"),
     ("HEAD", "/onebot"),
     ("POST", "/onebot"),
+    # DingTalk posts robot messages here in HTTP mode, each signed with the Client Secret
+    # within an hour (tests/test_dingtalk.py); in Stream mode it refuses everything.
+    ("GET", "/dingtalk"),
+    ("HEAD", "/dingtalk"),
+    ("POST", "/dingtalk"),
     ("GET", "/setup"),
     ("POST", "/setup"),
     ("GET", "/login"),

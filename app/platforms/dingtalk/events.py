@@ -130,11 +130,15 @@ class Inbox:
             record(400, "bad_body", detail=str(exc))
             return 400
         if self._clock() * 1000 - inbound.created_at > STALE_MS:
-            record(200, "dingtalk_stale", username=inbound.nick)
+            record(200, "dingtalk_stale", user_id=inbound.user, username=inbound.nick)
             return 200
         values = self._wiring.settings()
         message = message_for(inbound, values)
-        who: dict[str, Any] = {"username": message.username, "chars": len(message.text)}
+        who: dict[str, Any] = {
+            "user_id": inbound.user,
+            "username": message.username,
+            "chars": len(message.text),
+        }
         outcome = self._wiring.gate.receive(message, values, guest_notice=GUEST_NOTICE)
         lang = i18n.pick(values.language, message.text)
         if outcome.job is None:
