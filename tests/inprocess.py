@@ -38,6 +38,12 @@ class MemoryPlatform:
     def route(self, app: Any, wiring: Any) -> None:
         """Nothing arrives over HTTP: tests hand messages to the gate."""
 
+    def start(self) -> None:  # nothing runs beside it
+        pass
+
+    def stop(self) -> None:
+        pass
+
     def configured(self, values: Values) -> bool:
         return True
 
