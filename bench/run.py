@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import store as store_module  # noqa: E402
-from bench import answers, logins, onebot, slow  # noqa: E402
+from bench import answers, dingtalk, logins, onebot, slow  # noqa: E402
 from tests.fake_http import free_port  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.fake_synology import FakeChat  # noqa: E402
@@ -279,6 +279,12 @@ def main() -> int:
                 MODEL_SECONDS,
             )
         )
+        figures.update(
+            dingtalk.measure(
+                lambda extra: Server(model, chat, Path(tempfile.mkdtemp(prefix="bench-dt-")), extra),
+                MODEL_SECONDS,
+            )
+        )
     finally:
         model.stop()
         chat.stop()
@@ -392,6 +398,7 @@ def write_results(figures: dict[str, Any]) -> None:
             else []
         ),
         *onebot.report(figures, MODEL_SECONDS),
+        *dingtalk.report(figures, MODEL_SECONDS),
         "",
         "| conversations stored | store one message: median ms | p99 ms | add one exchange: median ms |",
         "|---|---|---|---|",

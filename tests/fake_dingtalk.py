@@ -162,6 +162,7 @@ class FakeDingTalk:
         self.refused_handshakes: list[str] = []  # the reason of each refused WS handshake
         self.frames: list[dict[str, Any]] = []  # every frame sent to a client
         self.acks: dict[str, dict[str, Any]] = {}
+        self.acked_at: dict[str, float] = {}  # frame messageId -> time.monotonic() of its ack
         self.pushes: dict[str, int] = {}
         self.pongs: list[dict[str, Any]] = []
         self.garbage: list[str] = []
@@ -456,6 +457,7 @@ class FakeDingTalk:
                 self.pongs.append(frame)
             else:
                 self.acks[mid] = frame
+                self.acked_at.setdefault(mid, time.monotonic())
                 if frame.get("code") == 200:  # unverified: another code leaves it to be re-pushed
                     self._pending.pop(mid, None)
 
