@@ -243,6 +243,18 @@ def test_the_app_starts_serves_and_stops_quickly_when_dingtalk_cannot_be_reached
     assert time.monotonic() - stopping < 5
 
 
+def test_the_app_stops_quickly_while_the_gateway_hangs(
+    make_bot: Callable[..., Bot], fake_dingtalk: FakeDingTalk
+) -> None:
+    fake_dingtalk.script["open"].append({"hang": 30})  # a gateway that takes the call and says nothing
+    bot = make_bot(**dingtalk_settings(fake_dingtalk))
+    wait_for(lambda: fake_dingtalk.calls["open"] == 1)
+    assert bot.runtime.console.dingtalk_status().state == "connecting"
+    stopping = time.monotonic()
+    bot.runtime.stop()
+    assert time.monotonic() - stopping < 5
+
+
 def test_while_the_gateway_is_down_the_bot_waits_longer_each_time_then_connects(
     make_bot: Callable[..., Bot], fake_dingtalk: FakeDingTalk
 ) -> None:

@@ -35,6 +35,23 @@ def retry_or_give_up(
     raise RetryLater(kind, message)
 
 
+def post_in_order(
+    store: Progress, job: Job, count: int, post: Callable[[int], None], resent: Callable[[], None]
+) -> None:
+    """Posts parts job.sent … count - 1 with post(index), in order, progress recorded after each,
+    so a restart resumes after the last one. After a stop in the middle of posting, resent()
+    first says that a part may come twice: the one in flight then may have arrived."""
+    if not job.posting:  # a stop from here on may leave a part half sent
+        job.posting = True
+        store.update_job(job.id, posting=True, post_size=job.post_size)
+    if job.interrupted and job.sent < count:
+        resent()
+        job.interrupted = False
+    while job.sent < count:
+        post(job.sent)
+        record_progress(store, job, job.sent + 1)
+
+
 def record_progress(store: Progress, job: Job, count: int) -> None:
     job.sent = count  # first: a failed write below is retried from the right post
     job.attempts, job.failing_since = 0, 0.0  # the retry deadline counts from progress

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from app import i18n, people
 from app.platforms.dingtalk import wire
-from app.platforms.retrying import Progress, record_progress, retry_or_give_up
+from app.platforms.retrying import Progress, post_in_order, retry_or_give_up
 from app.settings import Values
 from app.text import split_message
 from app.worker import Job
@@ -94,16 +94,13 @@ class DingTalkDelivery:
             job.post_size = PART_CHARS
         parts = parts_of(text, job.post_size)
         try:
-            if not job.posting:  # a stop from here on may leave a part half sent
-                job.posting = True
-                self._store.update_job(job.id, posting=True, post_size=job.post_size)
-            if job.interrupted and job.sent < len(parts):
-                # The part in flight at the stop may have arrived: say so rather than guess.
-                self._send(values, job, i18n.t(job.lang, "resent"), mention=False)
-                job.interrupted = False
-            while job.sent < len(parts):
-                self._send(values, job, parts[job.sent], mention=job.sent == 0)
-                record_progress(self._store, job, job.sent + 1)
+            post_in_order(
+                self._store,
+                job,
+                len(parts),
+                lambda index: self._send(values, job, parts[index], mention=index == 0),
+                lambda: self._send(values, job, i18n.t(job.lang, "resent"), mention=False),
+            )
         except wire.DingTalkError as exc:  # its text never holds a secret or a link
             retry_or_give_up(
                 job,
@@ -118,7 +115,7 @@ class DingTalkDelivery:
     def _send(self, values: Values, job: Job, part: str, *, mention: bool) -> None:
         group = job.channel.partition("group:")[2]
         staff = job.route.get("staff", "")
-        self._sender.pacer.wait(group or job.person, SEND_INTERVAL)
+        self._sender.pacer.wait(job.route.get("conversation") or group or job.person, SEND_INTERVAL)
         webhook = job.route.get("webhook", "")
         expires = int(job.route.get("expires", "0") or 0)
         if webhook and self._clock() * 1000 < expires - EXPIRY_MARGIN_MS:

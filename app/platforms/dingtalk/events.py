@@ -66,6 +66,7 @@ def message_for(inbound: wire.Inbound, values: Values) -> Message:
             "webhook": inbound.session_webhook,
             "expires": str(inbound.session_expires),
             "staff": inbound.sender_staff_id,
+            "conversation": inbound.conversation_id,  # what DingTalk's 20-a-minute counts by
         },
     )
 

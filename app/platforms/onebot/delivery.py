@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from app import i18n, people
 from app.platforms.onebot import events, wire
-from app.platforms.retrying import Progress, record_progress, retry_or_give_up
+from app.platforms.retrying import Progress, post_in_order, retry_or_give_up
 from app.settings import Values
 from app.text import plain, split_message
 from app.worker import Job
@@ -60,21 +60,19 @@ class QQDelivery:
         # QQ shows text as it is: Markdown's ** and # would stand there (platform.limits).
         parts = split_message(plain(text), job.post_size)
         target = target_of(job)
+
+        def post(index: int) -> None:
+            message = [wire.text_segment(parts[index])]
+            if target.group and index == 0:
+                head = events.reply_head(events.quoted_id(job.dedupe), people.local(job.person))
+                message = [*head, wire.text_segment(" " + parts[0])]
+            self._send(values, target, message, job)
+
+        def resent() -> None:
+            self._send(values, target, [wire.text_segment(i18n.t(job.lang, "resent"))], job)
+
         try:
-            if not job.posting:  # a stop from here on may leave a part half sent
-                job.posting = True
-                self._store.update_job(job.id, posting=True, post_size=job.post_size)
-            if job.interrupted and job.sent < len(parts):
-                # The part in flight at the stop may have arrived: say so rather than guess.
-                self._send(values, target, [wire.text_segment(i18n.t(job.lang, "resent"))], job)
-                job.interrupted = False
-            while job.sent < len(parts):
-                message = [wire.text_segment(parts[job.sent])]
-                if target.group and job.sent == 0:
-                    head = events.reply_head(events.quoted_id(job.dedupe), people.local(job.person))
-                    message = [*head, wire.text_segment(" " + parts[0])]
-                self._send(values, target, message, job)
-                record_progress(self._store, job, job.sent + 1)
+            post_in_order(self._store, job, len(parts), post, resent)
         except wire.OneBotError as exc:  # its text never holds the token
             retry_or_give_up(
                 job,
