@@ -365,13 +365,35 @@ def test_a_long_answer_is_split_under_dingtalks_limits_with_code_fences_closed(
     assert all(f'print("line {i} ✓ 引号")' in joined for i in range(700))
 
 
-def test_parts_stay_under_20000_bytes_even_when_json_escaping_grows_them() -> None:
+def test_parts_stay_under_dingtalks_byte_limits_even_when_json_escaping_grows_them() -> None:
     from app.platforms.dingtalk.delivery import parts_of
 
     text = '\x01"😀' * 3000  # 6, 2 and 4 bytes each in JSON
     parts = parts_of(text, 3800)
-    assert "".join(parts) == text
-    assert all(wire.size(wire.markdown("x" * 30, f"@{'x' * 64}\n\n{p}", "x" * 64)) <= 20_000 for p in parts)
+    assert len(parts) > 3 and "".join(parts) == text
+    head = "@" + "x" * 64 + "\n\n"
+    assert all(wire.size(wire.markdown("x" * 30, head + p, "x" * 64)) <= 20_000 for p in parts)
+    assert all(
+        wire.size({"title": "x" * 30, "text": "**" + "王" * 100 + "**\n\n" + p}) <= 15_000 for p in parts
+    )
+    chinese = parts_of("数据" * 5000, 3800)  # 3 bytes a character: within both limits as they are
+    assert len(chinese) == 3 and all(len(p) <= 3800 for p in chinese)
+
+
+def test_a_long_chinese_answer_reaches_a_group_whole_through_the_openapi(
+    ding: Bot, fake_dingtalk: FakeDingTalk, fake_model: FakeOpenAI
+) -> None:
+    lines = [f"第{n}行：" + "数据" * 30 for n in range(200)]
+    fake_model.reply = lambda messages: "\n".join(lines)
+    message = fake_dingtalk.message("写长一点", group=True, nick="王" * 40)
+    fake_dingtalk.expire_sessions()
+    fake_dingtalk.push(message)
+    ding.idle(30)
+    sent = wait_for(lambda: fake_dingtalk.sent if len(fake_dingtalk.sent) >= 4 else None)
+    assert all(s["via"] == "group" for s in sent)
+    joined = "".join(s["msgParam"]["text"] for s in sent)
+    assert all(line in joined for line in lines)
+    assert errors(ding) == []
 
 
 def test_after_the_reply_link_expired_a_person_is_answered_through_the_openapi(

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 PART_CHARS = 3800  # what renders reliably in DingTalk's Markdown (shared/reference/platforms.md §1.4)
 MAX_BYTES = 20_000  # a session webhook refuses a bigger body (460101)
+MAX_PARAM_BYTES = 15_000  # the OpenAPI's limit for a message's msgParam
 SEND_INTERVAL = 1.0  # seconds between two parts, besides the 20-a-minute cap
 EXPIRY_MARGIN_MS = 60_000  # a reply link this close to its end is not trusted with a part
 TITLE_CHARS = 30  # the notification's preview
@@ -54,19 +55,26 @@ class Sender(Protocol):
 
 
 def parts_of(text: str, limit: int) -> list[str]:
-    """The answer split at `limit` characters, each part's message under MAX_BYTES even when
-    escaping in JSON makes it grow (quotes, control characters, four-byte emoji)."""
+    """The answer split at `limit` characters, each part small enough in bytes for both ways it
+    may go, even when escaping in JSON makes it grow (quotes, control characters, emoji)."""
     parts: list[str] = []
     for part in split_message(text, limit):
         size = limit
         pieces = [part]
-        while any(
-            wire.size(wire.markdown("x" * TITLE_CHARS, f"@{'x' * 64}\n\n{p}")) > MAX_BYTES for p in pieces
-        ):
+        while not all(_fits(p) for p in pieces):
             size //= 2
             pieces = split_message(part, size)
         parts.extend(pieces)
     return parts
+
+
+def _fits(part: str) -> bool:
+    # The longest title, and the longest head a part gets: "@<staffId>" or "**<nickname>**".
+    title, head = "x" * TITLE_CHARS, "x" * 320
+    return (
+        wire.size(wire.markdown(title, head + part, "x" * 64)) <= MAX_BYTES
+        and wire.size({"title": title, "text": head + part}) <= MAX_PARAM_BYTES
+    )
 
 
 def title_of(text: str) -> str:

@@ -164,7 +164,8 @@ def markdown(title: str, text: str, at: str = "") -> dict[str, Any]:
 
 
 def size(body: dict[str, Any]) -> int:
-    """A message's size as DingTalk counts it against its 20,000-byte limit."""
+    """A message's size in bytes, as DingTalk counts it against its limits (20,000 for a reply
+    link's body, 15,000 for an OpenAPI message's msgParam)."""
     return len(json.dumps(body, ensure_ascii=False).encode())
 
 
@@ -286,7 +287,7 @@ class DingTalkClient:
     ) -> None:
         """robot/oToMessages/batchSend to one person. HTTP 200 is not delivery: DingTalk lists
         the people it did not deliver to."""
-        body = {"robotCode": client_id, "userIds": [staff_id], "msgKey": key, "msgParam": json.dumps(param)}
+        body = {"robotCode": client_id, "userIds": [staff_id], "msgKey": key, "msgParam": json.dumps(param, ensure_ascii=False)}
         data = self._with_token(api_url, client_id, secret, "/v1.0/robot/oToMessages/batchSend", body)
         if staff_id in _list(data, "flowControlledStaffIdList"):
             raise DingTalkError(
@@ -313,7 +314,7 @@ class DingTalkClient:
             "robotCode": client_id,
             "openConversationId": conversation_id,
             "msgKey": key,
-            "msgParam": json.dumps(param),
+            "msgParam": json.dumps(param, ensure_ascii=False),
         }
         self._with_token(api_url, client_id, secret, "/v1.0/robot/groupMessages/send", body)
 
