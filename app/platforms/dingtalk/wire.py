@@ -287,7 +287,12 @@ class DingTalkClient:
     ) -> None:
         """robot/oToMessages/batchSend to one person. HTTP 200 is not delivery: DingTalk lists
         the people it did not deliver to."""
-        body = {"robotCode": client_id, "userIds": [staff_id], "msgKey": key, "msgParam": json.dumps(param, ensure_ascii=False)}
+        body = {
+            "robotCode": client_id,
+            "userIds": [staff_id],
+            "msgKey": key,
+            "msgParam": json.dumps(param, ensure_ascii=False),
+        }
         data = self._with_token(api_url, client_id, secret, "/v1.0/robot/oToMessages/batchSend", body)
         if staff_id in _list(data, "flowControlledStaffIdList"):
             raise DingTalkError(
