@@ -185,7 +185,9 @@ def test_the_payload_brings_every_wheel_for_dsm_7_0(arch: str) -> None:
         for tag in tags[2].split("."):
             if tag == "any":
                 continue
-            found = re.fullmatch(r"manylinux(?:2014|_(\d+)_(\d+))_(\w+)", tag)
+            # manylinux1 (glibc 2.5), 2010 (2.12) and 2014 (2.17) are the old names of _2_5,
+            # _2_12 and _2_17: all below DSM's glibc (websockets' wheels carry manylinux1).
+            found = re.fullmatch(r"manylinux(?:1|2010|2014|_(\d+)_(\d+))_(\w+)", tag)
             assert found and found.group(3) == platform, wheel
             if found.group(1):  # DSM 7.0 and 7.1 have glibc 2.26
                 assert (int(found.group(1)), int(found.group(2))) <= (2, 26) or len(tags[2].split(".")) > 1, (
