@@ -169,8 +169,16 @@ def build(
         clock=clock,
     )
     ding = next(p for p in platforms if isinstance(p, DingTalk))
+    deliveries = registry.Deliveries(platforms)
     bot = answering.Bot(
-        data, live, model_for, registry.Deliveries(platforms), save=save, clock=clock, observer=monitor
+        data,
+        live,
+        model_for,
+        deliveries,
+        save=save,
+        clock=clock,
+        observer=monitor,
+        pictures=deliveries.pictures,
     )
     dispatcher = worker.Dispatcher(
         data, bot.handle, workers=cfg.workers, max_pending=queue_limit, problems=monitor, clock=clock
@@ -200,7 +208,7 @@ def build(
         queue=dispatcher,
         console=console,
         platforms=platforms,
-        web_chat=lambda site: WebChat(site, bot, data, doorman.policy, clock),
+        web_chat=lambda site: WebChat(site, bot, data, doorman.policy, clock, draw=bot.drawing),
     )
     server = Server(app, cfg.host, cfg.port, max_body=http.MAX_BODY, headers=web.SECURITY_HEADERS)
     return Runtime(cfg, data, live, dispatcher, server, console, DataLock(cfg.data_dir), platforms)

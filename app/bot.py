@@ -3,14 +3,18 @@ the model call, and what the user is told. No HTTP and no database details here.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from app import conversations, i18n, limits
+from app import conversations, i18n, images, limits
 from app.commands import IMMEDIATE, ORDERED, Commands, History, command_of
+from app.drawing import Drawing
+from app.images import ImageConfig, Picture
 from app.llm import (
     CUT_TIME,
     Model,
@@ -22,7 +26,7 @@ from app.llm import (
     is_configured,
     strip_thinking,
 )
-from app.platforms.base import Message
+from app.platforms.base import Attachment, Message, PictureError
 from app.settings import Values
 from app.worker import Job
 
@@ -66,6 +70,8 @@ def build_messages(
     kept: list[dict[str, str]] = []
     for exchange in reversed(history):
         asked = str(exchange["user"])
+        if exchange.get("pictures"):  # the model saw them then; now only that they were sent
+            asked += f"\n[{exchange['pictures']} picture(s) sent]"
         pair = [
             {"role": "user", "content": f"{exchange.get('name') or '?'}: {asked}" if named else asked},
             {"role": "assistant", "content": exchange["assistant"]},
@@ -104,14 +110,18 @@ class Bot:
         save: Callable[[dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.time,
         observer: Observer | None = None,
+        draw: Callable[[ImageConfig, str], Picture] = images.draw,
+        pictures: Callable[[Job, Values], list[Attachment]] | None = None,
     ) -> None:
+        self._pictures = pictures
         self._observer = observer
         self._store = store
         self._settings = settings
         self._model = model
         self._deliver = deliver
         self._clock = clock
-        self.commands = Commands(store, save or (lambda changes: None), self.ask, clock)
+        self.drawing = Drawing(store, deliver, draw=draw, clock=clock, problems=observer)
+        self.commands = Commands(store, save or (lambda changes: None), self.ask, clock, draw=self.drawing)
 
     # -- accepting ---------------------------------------------------------------------------
 
@@ -138,6 +148,7 @@ class Bot:
             shared=message.shared,
             base_url=message.base_url,
             route=dict(message.route),
+            pictures=[dict(p) for p in message.pictures],
         )
 
     def _language(self, values: Values, person: str, text: str) -> str:
@@ -171,9 +182,22 @@ class Bot:
         command = command_of(job.text) if job.kind == "command" else None
         if command:
             return self.commands.run(command, job, values)
+        if job.pictures:
+            return self._read_pictures(job, values)
         if not job.text.strip():
             return i18n.t(job.lang, "no_text")
         return self.ask(job, job.text, values)
+
+    def _read_pictures(self, job: Job, values: Values) -> str:
+        """A question about pictures someone sent: fetched now (the platform's links expire),
+        given to the model as data: URLs. A picture sent alone is described."""
+        try:
+            found = self._pictures(job, values) if self._pictures else []
+        except PictureError as exc:
+            log.info("could not fetch a picture from %s: %s", job.person, exc)
+            return i18n.t(job.lang, f"picture_{exc.kind}")
+        question = job.text.strip() or i18n.t(job.lang, "describe_picture")
+        return self.ask(job, question, values, pictures=[data_url(p) for p in found])
 
     def ask(
         self,
@@ -184,10 +208,12 @@ class Bot:
         *,
         on_text: OnText | None = None,
         stop: Stop | None = None,
+        pictures: Sequence[str] = (),
     ) -> str:
         """Ask the model and record the exchange. With replace_last (/retry) the previous
         exchange is left out of the context and replaced only once a new answer exists. The web
-        chat calls this directly, with on_text to stream the answer and stop to end it early."""
+        chat calls this directly, with on_text to stream the answer and stop to end it early.
+        pictures: data: URLs of the pictures the question is about."""
         if not is_configured(model_config(values)):
             return i18n.t(job.lang, "not_configured")
         refused = self._over_quota(job, values)
@@ -214,11 +240,14 @@ class Bot:
                 named=named,
                 on_text=masked.add if masked else None,
                 stop=stop,
+                pictures=pictures,
             )
         except ModelError as exc:
             log.warning("model error for user %s after %d attempt(s): %s", job.person, exc.attempts, exc)
             if self._observer:
                 self._observer.error("model", exc.kind, redact(str(exc), values))
+            if pictures and _refuses_pictures(exc):
+                return i18n.t(job.lang, "err_vision", model=values.model)
             return self._explain(exc, job.lang, values)
         finally:
             if masked:
@@ -246,6 +275,7 @@ class Bot:
             "at": self._clock(),
             "job": job.id,
             "uid": job.person,
+            **({"pictures": len(pictures)} if pictures else {}),  # a note, never the bytes
         }
         self._store.append_exchange(job.conversation, {**exchange, "name": job.username})
         if not meta.get("platform"):  # a new conversation: say what it is, once
@@ -284,6 +314,7 @@ class Bot:
         named: bool,
         on_text: OnText | None = None,
         stop: Stop | None = None,
+        pictures: Sequence[str] = (),
     ) -> tuple[Reply, str]:
         """Ask the model; when it says the context is too long (the server's window is smaller
         than context_tokens), keep only the newer half of the history and ask again, down to
@@ -291,8 +322,9 @@ class Bot:
         model = self._model(values)
         while True:
             messages, dropped = build_messages(persona, history, question, budget, named)
+            sent = "\n".join(m["content"] for m in messages)
             try:
-                return model.complete(messages, on_text, stop), "\n".join(m["content"] for m in messages)
+                return model.complete(with_pictures(messages, pictures), on_text, stop), sent
             except ModelError as exc:
                 kept = len(history) - dropped
                 if exc.kind != "context" or kept == 0:
@@ -331,6 +363,30 @@ class Bot:
 
     def _today(self) -> str:
         return datetime.datetime.fromtimestamp(self._clock()).date().isoformat()
+
+
+def data_url(picture: Attachment) -> str:
+    return f"data:{picture.mime};base64,{base64.b64encode(picture.content).decode()}"
+
+
+def with_pictures(messages: list[dict[str, str]], pictures: Sequence[str]) -> list[dict[str, Any]]:
+    """The question as OpenAI's vision format has it: its words, then each picture."""
+    if not pictures:
+        return list(messages)
+    parts: list[dict[str, Any]] = [{"type": "text", "text": messages[-1]["content"]}]
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in pictures]
+    return [*messages[:-1], {"role": "user", "content": parts}]
+
+
+# What servers say when the model takes no pictures (OpenAI, llama.cpp without --mmproj, vLLM,
+# Ollama); bad_request, server or bad_response are the kinds these come as.
+_NO_VISION = re.compile(r"image|vision|mmproj|multimodal|multi-modal", re.IGNORECASE)
+
+
+def _refuses_pictures(exc: ModelError) -> bool:
+    return exc.kind in ("bad_request", "server", "bad_response", "not_found") and bool(
+        _NO_VISION.search(exc.detail)
+    )
 
 
 def redact(text: str, values: Values | Sequence[str]) -> str:

@@ -18,13 +18,15 @@ NEW_WORDS = {"new", "refresh", "00", "restart", "刷新", "新话题"}
 # Read-only or about the bot as a whole: they need not wait for a running answer.
 IMMEDIATE = {"/help", "/whoami", "/usage", "/model", "/pause", "/resume"}
 # They read or change the conversation, so they wait their turn behind its questions.
-ORDERED = {"/new", "/retry", "/ask", "/forget", "/export", "/persona"}
+ORDERED = {"/new", "/retry", "/ask", "/forget", "/export", "/persona", "/image"}
 KNOWN = IMMEDIATE | ORDERED
-ASKING = {"/ask", "/retry"}  # commands that end in a model call
+ASKING = {"/ask", "/retry", "/image"}  # commands that end in a model call
 ADMIN_ONLY = {"/pause", "/resume"}  # /model and /persona only when given an argument
 MAX_PERSONA = 4000
 MAX_ATTACHMENT = 8 * 1024 * 1024  # bytes; a bigger export is saved to export_dir only
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]{0,30})(?:\s|$)")
+# The first Synology bot drew on "img:"; Chinese keyboards type the full-width colon.
+_DRAW = re.compile(r"^(?:img|图片|圖片)\s*[:：]", re.IGNORECASE)
 
 
 class History(Protocol):
@@ -38,6 +40,7 @@ class History(Protocol):
     def user(self, person: str) -> dict[str, Any]: ...
     def update_user(self, person: str, **fields: Any) -> None: ...
     def add_usage(self, person: str, day: str, prompt: int, completion: int) -> None: ...
+    def add_image(self, person: str, day: str) -> None: ...
     def usage(self, person: str) -> list[dict[str, Any]]: ...
     def update_job(self, job_id: str, **fields: Any) -> None: ...
 
@@ -48,6 +51,8 @@ def command_of(text: str) -> str | None:
     stripped = text.strip()
     if stripped.lower() in NEW_WORDS:
         return "/new"
+    if _DRAW.match(stripped):
+        return "/image"
     match = _COMMAND.match(stripped)
     return "/" + match.group(1).lower() if match else None
 
@@ -58,6 +63,13 @@ def argument(text: str) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
+def image_prompt(text: str) -> str:
+    """What to draw: the text after /image, img: or 图片：."""
+    stripped = text.strip()
+    found = _DRAW.match(stripped)
+    return stripped[found.end() :].strip() if found else argument(stripped)
+
+
 class Commands:
     def __init__(
         self,
@@ -65,11 +77,13 @@ class Commands:
         save: Callable[[dict[str, Any]], None],
         ask: Callable[[Job, str, Values, bool], str],
         clock: Callable[[], float],
+        draw: Callable[[Job, str, Values], str] | None = None,
     ) -> None:
         self._store = store
         self._save = save
         self._ask = ask
         self._clock = clock
+        self._draw = draw
 
     def run(self, command: str, job: Job, values: Values) -> str:
         lang = job.lang
@@ -85,6 +99,7 @@ class Commands:
             "/new": self._new,
             "/retry": self._retry,
             "/ask": self._ask_command,
+            "/image": self._image,
             "/forget": self._forget,
             "/export": self._export,
             "/model": self._model,
@@ -121,6 +136,13 @@ class Commands:
             total=sum(r["prompt"] + r["completion"] for r in rows),
             total_requests=sum(r.get("requests", 0) for r in rows),
         )
+        drawn = limits.images_on(rows, today)
+        if drawn or values.daily_images:
+            limit = int(values.daily_images)
+            if limit and who != limits.ADMIN:
+                text += "\n" + i18n.t(job.lang, "image_usage_limit", count=drawn, limit=limit)
+            else:
+                text += "\n" + i18n.t(job.lang, "image_usage", count=drawn)
         daily, monthly = limits.quotas(values, self._store.user(job.person))
         if who == limits.ADMIN or not (daily or monthly):
             return text
@@ -139,6 +161,14 @@ class Commands:
 
     def _ask_command(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
         return self._ask(job, arg, values, False) if arg else i18n.t(job.lang, "ask_empty")
+
+    def _image(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
+        prompt = image_prompt(job.text)
+        if not prompt:
+            return i18n.t(job.lang, "image_empty")
+        if self._draw is None:
+            return i18n.t(job.lang, "image_not_configured")
+        return self._draw(job, prompt, values)
 
     def _forget(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
         count = self._store.forget_user(job.person)

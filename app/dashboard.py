@@ -81,6 +81,7 @@ def people_rows(console: Console, values: Values) -> list[dict[str, Any]]:
                 "role": limits.role(values, person["person"], profile.get("username", "")),
                 "today": day,
                 "month": month,
+                "pictures": limits.images_on(person["usage"], today),
                 "daily": own.get("daily_tokens"),
                 "monthly": own.get("monthly_tokens"),
                 "seen": person["seen"],

@@ -72,6 +72,7 @@ PROBLEMS: dict[str, str] = {
     "account_twice": "has the name {name} twice",
     "account_password": "needs a password of at least 8 characters for {name}",
     "fixed": "is fixed by the environment variable {env}",
+    "image_size": "must be width x height in pixels, such as 1024x1024, or auto",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,16 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def to_markdown(
-    exchanges: Sequence[dict[str, Any]], *, title: str, model: str, persona: str, exported: datetime.datetime
+    exchanges: Sequence[dict[str, Any]],
+    *,
+    title: str,
+    model: str,
+    persona: str,
+    exported: datetime.datetime,
+    picture: Callable[[str], str | None] | None = None,
 ) -> str:
+    """picture(name): a drawn picture kept with the conversation, as a data: URL, so the file
+    holds it whole (the web chat's); None where none is kept."""
     lines = [f"# {title}", "", f"- Exported: {exported:%Y-%m-%d %H:%M}", f"- Model: {model}"]
     if persona:
         lines.append("- Instructions: " + " ".join(persona.split()))
@@ -31,6 +39,9 @@ def to_markdown(
         )
         lines += [f"## {exchange.get('name') or 'You'}{when}", "", str(exchange["user"]).strip(), ""]
         lines += ["## SynoChatGPT", "", str(exchange["assistant"]).strip(), ""]
+        found = picture(str(exchange["image"])) if picture and exchange.get("image") else None
+        if found:
+            lines += [f"![{exchange['image']}]({found})", ""]
     return "\n".join(lines)
 
 

@@ -39,13 +39,15 @@ class Gate:
         if refusal is not None:
             return Outcome(refusal.reason, text=refusal.text)
         text = message.text
-        if not text.strip():
+        if not text.strip() and not message.pictures:
             # Nothing to ask (an empty slash command, "@bot" alone, a file alone): asking the
             # model would bill the owner for nothing. The platform may word it its own way.
             return Outcome("empty", text=i18n.t(lang, "ask_empty"))
         command = commands.command_of(text)
         if command == "/ask" and not commands.argument(text):
             return Outcome("empty", text=i18n.t(lang, "ask_empty"))
+        if command == "/image" and not commands.image_prompt(text):
+            return Outcome("empty_prompt", text=i18n.t(lang, "image_empty"))
         if message.slash and command is not None and command not in SLASH_QUEUED:
             job = self._inbox.job_for(message, text)
             return Outcome("slash_reply", text=self._inbox.quick_reply(job, values))

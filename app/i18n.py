@@ -13,6 +13,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/new — start a new conversation (also: new, restart, 00)\n"
         "/retry — ask your last question again\n"
         "/ask <question> — ask a question (for slash commands)\n"
+        "/image <description> — draw a picture (also: img: …, 图片: …)\n"
         "/usage — your tokens today and this month, and your limits\n"
         "/export — your conversation as a Markdown file\n"
         "/forget — delete everything I stored of your conversations\n"
@@ -24,6 +25,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/new — 开始新对话（也可发送：刷新、新话题、00）\n"
         "/retry — 重新回答上一个问题\n"
         "/ask <问题> — 提问（用于斜杠命令）\n"
+        "/image <描述> — 画一张图（也可以：图片：…、img: …）\n"
         "/usage — 你今天和本月使用的 token，以及你的限额\n"
         "/export — 把对话导出为 Markdown 文件\n"
         "/forget — 删除我保存的你的全部对话\n"
@@ -82,8 +84,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "（钉钉无法接收机器人发送的文件：请在 Synology Chat 或网页聊天中使用 /export。）",
     },
     "text_only": {
-        "en": "I can only read text for now. Write your question in words.",
-        "zh": "我目前只能读文字，请用文字写下你的问题。",
+        "en": "I can read text and pictures, not this kind of message. Write your question in words.",
+        "zh": "我能读文字和图片，读不了这种消息。请用文字写下你的问题。",
     },
     "file_not_sent_qq": {
         "en": "(QQ cannot take the file from this bot: use /export in Synology Chat or the web chat.)",
@@ -240,6 +242,99 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "今天已用 {today} 个 token（{today_requests} 个问题），本月 {month} 个，累计 {total} 个 token"
         "（{total_requests} 个问题）。",
     },
+    "image_usage": {
+        "en": "Pictures today: {count}.",
+        "zh": "今天已画 {count} 张图片。",
+    },
+    "image_usage_limit": {
+        "en": "Pictures today: {count} of {limit}.",
+        "zh": "今天已画 {count} 张图片，每日上限 {limit} 张。",
+    },
+    "image_empty": {
+        "en": "What should I draw? Write it after /image (or after img:).",
+        "zh": "要画什么？请在 /image（或“图片：”）后面写上描述。",
+    },
+    "image_long": {
+        "en": "That description is too long to draw: at most {max} characters.",
+        "zh": "描述太长，无法作画：最多 {max} 个字符。",
+    },
+    "image_limit": {
+        "en": "You have had your {limit} pictures for today. More tomorrow.",
+        "zh": "你今天的 {limit} 张图片已用完，明天再来吧。",
+    },
+    "drawing": {
+        "en": "🎨 Drawing… this can take a minute.",
+        "zh": "🎨 正在作画……可能需要一分钟。",
+    },
+    "image_done": {
+        "en": "🎨 Here is your picture.",
+        "zh": "🎨 画好了。",
+    },
+    "image_refused": {
+        "en": "The image server refused to draw that (its content policy). Try describing it differently.",
+        "zh": "图片服务器拒绝画这个（内容政策）。请换一种描述试试。",
+    },
+    "image_no_model": {
+        "en": "The image server cannot draw with {model}: check Image model (image_model) and "
+        "Image server URL on the settings page.",
+        "zh": "图片服务器无法使用 {model} 作画：请在设置页面检查“绘图模型”（image_model）和"
+        "“图片服务器地址”。",
+    },
+    "image_failed": {
+        "en": "I could not draw the picture: {reason}. Try again later.",
+        "zh": "无法生成图片：{reason}。请稍后再试。",
+    },
+    "image_not_configured": {
+        "en": "Drawing is not set up: the admin has to set the image server on the settings page.",
+        "zh": "尚未设置作画：管理员需要在设置页面填写图片服务器。",
+    },
+    "image_why_auth": {"en": "the image server refused the API key", "zh": "图片服务器拒绝了 API 密钥"},
+    "image_why_quota": {
+        "en": "the image server's account has no credit left",
+        "zh": "图片服务器账户的额度已用完",
+    },
+    "image_why_rate_limit": {
+        "en": "the image server is busy (rate limit)",
+        "zh": "图片服务器繁忙（频率限制）",
+    },
+    "image_why_timeout": {"en": "the image server did not answer in time", "zh": "图片服务器没有及时响应"},
+    "image_why_unreachable": {"en": "the image server cannot be reached", "zh": "无法连接图片服务器"},
+    "image_why_server": {"en": "the image server had an error", "zh": "图片服务器出错"},
+    "image_why_bad_request": {"en": "the image server refused the request", "zh": "图片服务器拒绝了请求"},
+    "image_why_bad_answer": {"en": "the image server did not send a picture", "zh": "图片服务器没有返回图片"},
+    "too_many_pictures": {
+        "en": "At most 4 pictures with one question.",
+        "zh": "每个问题最多 4 张图片。",
+    },
+    "describe_picture": {
+        "en": "Describe this picture.",
+        "zh": "请描述这张图片。",
+    },
+    "picture_gone": {
+        "en": "I could not get your picture: its link had expired. Please send it again.",
+        "zh": "无法获取你的图片：链接已过期，请重新发送。",
+    },
+    "picture_too_big": {
+        "en": "Your picture is too big for me: at most 10 MB.",
+        "zh": "图片太大：最多 10 MB。",
+    },
+    "picture_not_image": {
+        "en": "What you sent is not a picture I can read (PNG, JPEG, WebP or GIF).",
+        "zh": "你发送的不是我能读的图片（PNG、JPEG、WebP 或 GIF）。",
+    },
+    "picture_unreachable": {
+        "en": "I could not download your picture just now. Please send it again.",
+        "zh": "暂时无法下载你的图片，请重新发送。",
+    },
+    "err_vision": {
+        "en": "The model {model} cannot read pictures. Ask the admin for a model that can (one with "
+        "vision), or write your question in words.",
+        "zh": "模型 {model} 无法读图片。请让管理员换一个能看图的模型，或者用文字提问。",
+    },
+    "drawn_note": {
+        "en": "[A picture was drawn for this description.]",
+        "zh": "[已按此描述画了一张图片。]",
+    },
     "unknown_command": {
         "en": "I don't know the command {command}. Send /help for the list.",
         "zh": "没有 {command} 这个命令，发送 /help 查看命令列表。",
@@ -340,6 +435,10 @@ def detect(text: str) -> str | None:
     if len(_LATIN.findall(text)) >= 3 and not text.lstrip().startswith("/"):
         return "en"
     return None
+
+
+def has(key: str) -> bool:
+    return key in MESSAGES
 
 
 def t(lang: str, key: str, **values: Any) -> str:

@@ -127,6 +127,12 @@ def used(rows: Sequence[Mapping[str, Any]], today: datetime.date) -> tuple[int, 
     return total_day, total_month
 
 
+def images_on(rows: Sequence[Mapping[str, Any]], today: datetime.date) -> int:
+    """Pictures drawn on that day, from the store's per-day rows."""
+    day = today.isoformat()
+    return sum(int(row.get("images", 0)) for row in rows if row["day"] == day)
+
+
 def quota_hit(
     rows: Sequence[Mapping[str, Any]], now: datetime.datetime, daily: int, monthly: int
 ) -> Hit | None:

@@ -94,7 +94,7 @@ class Reply:
 
 class Model(Protocol):
     def complete(
-        self, messages: Sequence[dict[str, str]], on_text: OnText | None = None, stop: Stop | None = None
+        self, messages: Sequence[dict[str, Any]], on_text: OnText | None = None, stop: Stop | None = None
     ) -> Reply: ...
 
 
@@ -123,9 +123,11 @@ class EchoModel:
     before a real model is set up, and for demos."""
 
     def complete(
-        self, messages: Sequence[dict[str, str]], on_text: OnText | None = None, stop: Stop | None = None
+        self, messages: Sequence[dict[str, Any]], on_text: OnText | None = None, stop: Stop | None = None
     ) -> Reply:
         question = messages[-1]["content"] if messages else ""
+        if isinstance(question, list):  # a question with pictures: the echo repeats its words
+            question = " ".join(str(p.get("text", "")) for p in question if p.get("type") == "text")
         text = f"Echo: {question}"
         if on_text:
             on_text(text)
@@ -175,7 +177,7 @@ class OpenAIModel:
         self._client.close()
 
     def complete(
-        self, messages: Sequence[dict[str, str]], on_text: OnText | None = None, stop: Stop | None = None
+        self, messages: Sequence[dict[str, Any]], on_text: OnText | None = None, stop: Stop | None = None
     ) -> Reply:
         """The answer, streamed to on_text piece by piece when given. A call that failed after
         some text was shown is not retried: the reader would see the answer start twice. Retries
@@ -205,7 +207,7 @@ class OpenAIModel:
         raise AssertionError("unreachable")
 
     def _complete_once(
-        self, messages: Sequence[dict[str, str]], show: OnText, stop: Stop | None, deadline: float
+        self, messages: Sequence[dict[str, Any]], show: OnText, stop: Stop | None, deadline: float
     ) -> Reply:
         answer = _Answer(self.config.max_answer_chars)
         watchdog = _Watchdog()
@@ -239,7 +241,7 @@ class OpenAIModel:
             raise ModelError("deadline", f"nothing within {self.config.answer_timeout:g} s")
         return answer.reply()
 
-    def _create(self, messages: Sequence[dict[str, str]], deadline: float) -> Any:
+    def _create(self, messages: Sequence[dict[str, Any]], deadline: float) -> Any:
         """Start the streamed call, with the token limit this server accepts. A 400 that names
         the limit is answered once by the next parameter (max_completion_tokens, then none) and
         the choice is kept, so only the first call to such a server costs an extra round-trip."""

@@ -132,6 +132,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "source": {"en": "Where", "zh": "来源"},
     "what": {"en": "What happened", "zh": "详情"},
     "src_model": {"en": "model", "zh": "模型"},
+    "src_image": {"en": "image server", "zh": "图片服务器"},
     "src_chat": {"en": "Synology Chat", "zh": "Synology Chat"},
     "src_storage": {"en": "data folder", "zh": "数据文件夹"},
     "guide_intro": {
@@ -171,6 +172,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "在 Chat 中给机器人发一条私信。它会出现在“最近的 Webhook 请求”中，其用户 ID 会自动填入“发送测试消息”。",
     },
     "g_model": {"en": "Model", "zh": "模型"},
+    "g_images": {"en": "Pictures", "zh": "图片"},
     "g_behaviour": {"en": "Behaviour", "zh": "行为"},
     "g_advanced": {"en": "Advanced", "zh": "高级"},
     "g_access": {"en": "Access and limits", "zh": "访问与限额"},
@@ -211,6 +213,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "wc_you": {"en": "You", "zh": "你"},
     "wc_untitled": {"en": "Untitled", "zh": "无标题"},
     "wc_menu": {"en": "Chats", "zh": "对话列表"},
+    "wc_draw": {"en": "Draw", "zh": "画图"},
+    "wc_pictures": {"en": "{count} picture(s)", "zh": "{count} 张图片"},
+    "wc_pictures_too_big": {
+        "en": "The pictures are too big to send together: send fewer at once.",
+        "zh": "图片太大，无法一起发送：请一次少发几张。",
+    },
+    "wc_remove_picture": {"en": "Remove picture", "zh": "移除图片"},
+    "wc_attach": {"en": "Add a picture", "zh": "添加图片"},
+    "wc_drawing": {"en": "Drawing… this can take a minute.", "zh": "正在作画……可能需要一分钟。"},
+    "wc_picture": {"en": "A picture drawn for: {prompt}", "zh": "按此描述画的图：{prompt}"},
     "wc_too_long": {"en": "The message is too long.", "zh": "消息太长。"},
     "wc_busy": {
         "en": "This chat is still answering. Wait, or stop it.",
@@ -256,6 +268,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "role_guest": {"en": "not listed", "zh": "未列出"},
     "role_blocked": {"en": "blocked", "zh": "已屏蔽"},
     "used_today": {"en": "Tokens today", "zh": "今日 token"},
+    "pictures_today": {"en": "Pictures today", "zh": "今日图片"},
     "used_month": {"en": "Tokens this month", "zh": "本月 token"},
     "own_daily": {"en": "Own daily quota", "zh": "个人每日额度"},
     "own_monthly": {"en": "Own monthly quota", "zh": "个人每月额度"},
@@ -332,6 +345,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "not answered: Bot incoming URL is not set",
         "zh": "未回答：未设置机器人传入 URL",
     },
+    "wh_empty_prompt": {"en": "answered: nothing to draw was given", "zh": "已回复：没有给出作画描述"},
     "wh_busy": {
         "en": "refused: the queue is full (the user was told)",
         "zh": "已拒绝：队列已满（已告知用户）",
@@ -443,6 +457,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "p_number": {"en": "Enter a number, such as 0.7.", "zh": "请输入数字，例如 0.7。"},
     "p_finite": {"en": "Enter an ordinary number.", "zh": "请输入普通数字。"},
     "p_range": {"en": "Enter a number from {low} to {high}.", "zh": "请输入 {low} 到 {high} 之间的数字。"},
+    "p_image_size": {
+        "en": "Enter width x height, such as 1024x1024, or auto.",
+        "zh": "请输入 宽x高，例如 1024x1024，或 auto。",
+    },
     "p_pw_short": {"en": "At least 8 characters.", "zh": "至少 8 个字符。"},
     "p_pw_long": {"en": "Too long.", "zh": "太长。"},
     "p_unknown": {"en": "Not a setting.", "zh": "不是有效的设置项。"},
@@ -475,6 +493,27 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # Setting labels and help in Chinese; English comes from the Setting itself.
 SETTING_TEXTS: dict[str, dict[str, str]] = {
+    "image_model": {
+        "label": "绘图模型",
+        "help": "/image 使用的绘图模型，按图片服务器的名称填写，例如 gpt-image-1 或本地 stable-diffusion 模型的名称。",
+    },
+    "image_size": {
+        "label": "图片尺寸",
+        "help": "宽x高（像素），或 auto；每次请求都会发送。OpenAI 的 GPT 图片模型支持 1024x1024、1536x1024 和 1024x1536。",
+    },
+    "image_quality": {"label": "图片质量", "help": "质量越高，每张图片越贵，也越慢。"},
+    "image_base_url": {
+        "label": "图片服务器地址",
+        "help": "留空：使用上面的模型服务器。也可以填写其他服务器，例如 http://192.168.1.10:8080/v1 上的 LocalAI 或 stable-diffusion.cpp。",
+    },
+    "image_api_key": {
+        "label": "图片服务器 API 密钥",
+        "help": "留空：使用模型服务器的密钥（仅当图片服务器就是模型服务器时）。",
+    },
+    "daily_images": {
+        "label": "每日图片数",
+        "help": "每人每天最多可生成的图片数；0 表示不限制。管理员不受限制。",
+    },
     "webchat_users": {
         "label": "网页聊天账号",
         "help": "可以使用 /chat 网页聊天的人，每人一个名称和至少 8 个字符的密码（只保存加盐哈希）。管理员始终可以使用。"

@@ -71,6 +71,7 @@ TEXTS: dict[str, str] = {
     "source": "來源",
     "what": "詳情",
     "src_model": "模型",
+    "src_image": "圖片伺服器",
     "src_chat": "Synology Chat",
     "src_storage": "資料存放位置",
     "guide_intro": "五步連線 Synology Chat 機器人（需要 Chat 管理員權限）。",
@@ -85,6 +86,7 @@ TEXTS: dict[str, str] = {
     "guide_4": "設定模型伺服器和模型，然後點選“測試模型”。",
     "guide_5": "在 Chat 中給機器人發一條私信。它會出現在“最近的 Webhook 請求”中，其使用者 ID 會自動填入“傳送測試訊息”。",
     "g_model": "模型",
+    "g_images": "圖片",
     "g_behaviour": "行為",
     "g_advanced": "進階",
     "fixed_by": "由環境變數 {env} 設定，請在那裡修改。",
@@ -122,6 +124,7 @@ TEXTS: dict[str, str] = {
     "wh_wrong_token": "token 錯誤：Chat 中機器人的 token 與“機器人傳入 URL”不一致",
     "wh_not_configured": "已拒絕：尚未設定機器人 token（請貼上機器人傳入 URL）",
     "wh_no_incoming_url": "未回答：未設定機器人傳入 URL",
+    "wh_empty_prompt": "已回覆：沒有給出作畫描述",
     "wh_busy": "已拒絕：佇列已滿（已告知使用者）",
     "wh_store_failed": "無法儲存（磁碟已滿？）",
     "wh_no_token": "已拒絕：請求中沒有 token",
@@ -159,6 +162,7 @@ TEXTS: dict[str, str] = {
     "p_number": "請輸入數字，例如 0.7。",
     "p_finite": "請輸入普通數字。",
     "p_range": "請輸入 {low} 到 {high} 之間的數字。",
+    "p_image_size": "請輸入 寬x高，例如 1024x1024，或 auto。",
     "p_pw_short": "至少 8 個字元。",
     "p_pw_long": "太長。",
     "p_unknown": "不是有效的設定項。",
@@ -191,6 +195,7 @@ TEXTS: dict[str, str] = {
     "role_guest": "未列出",
     "role_blocked": "已封鎖",
     "used_today": "今日 token",
+    "pictures_today": "今日圖片",
     "used_month": "本月 token",
     "own_daily": "個人每日額度",
     "own_monthly": "個人每月額度",
@@ -233,6 +238,13 @@ TEXTS: dict[str, str] = {
     "wc_you": "你",
     "wc_untitled": "無標題",
     "wc_menu": "對話列表",
+    "wc_draw": "畫圖",
+    "wc_pictures": "{count} 張圖片",
+    "wc_pictures_too_big": "圖片太大，無法一起傳送：請一次少傳幾張。",
+    "wc_remove_picture": "移除圖片",
+    "wc_attach": "新增圖片",
+    "wc_drawing": "正在作畫……可能需要一分鐘。",
+    "wc_picture": "依此描述畫的圖：{prompt}",
     "wc_too_long": "訊息太長。",
     "wc_busy": "這個對話仍在回答中，請稍候或先停止。",
     "wc_own_cap": "你已有 {limit} 個回答正在產生。請等其中一個完成或先停止，再提問。",
@@ -243,6 +255,27 @@ TEXTS: dict[str, str] = {
 }
 
 SETTING_TEXTS: dict[str, dict[str, str]] = {
+    "image_model": {
+        "label": "繪圖模型",
+        "help": "/image 使用的繪圖模型，依圖片伺服器的名稱填寫，例如 gpt-image-1 或本機 stable-diffusion 模型的名稱。",
+    },
+    "image_size": {
+        "label": "圖片尺寸",
+        "help": "寬x高（像素），或 auto；每次請求都會傳送。OpenAI 的 GPT 圖片模型支援 1024x1024、1536x1024 和 1024x1536。",
+    },
+    "image_quality": {"label": "圖片品質", "help": "品質越高，每張圖片越貴，也越慢。"},
+    "image_base_url": {
+        "label": "圖片伺服器位址",
+        "help": "留空：使用上面的模型伺服器。也可以填寫其他伺服器，例如 http://192.168.1.10:8080/v1 上的 LocalAI 或 stable-diffusion.cpp。",
+    },
+    "image_api_key": {
+        "label": "圖片伺服器 API 金鑰",
+        "help": "留空：使用模型伺服器的金鑰（僅當圖片伺服器就是模型伺服器時）。",
+    },
+    "daily_images": {
+        "label": "每日圖片數",
+        "help": "每人每天最多可產生的圖片數；0 表示不限制。管理員不受限制。",
+    },
     "openai_base_url": {
         "label": "模型伺服器 URL",
         "help": "OpenAI 相容伺服器的地址，例如 Ollama 為 http://192.168.1.10:11434/v1，DeepSeek 為 "

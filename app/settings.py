@@ -25,6 +25,14 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+_SIZE = re.compile(r"auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4}")
+
+
+def _check_size(value: str) -> None:
+    if not _SIZE.fullmatch(value):
+        raise Invalid("image_size", english=CORE_PROBLEMS["image_size"])
+
+
 SETTINGS: tuple[Setting, ...] = (
     # Model
     Setting(
@@ -87,6 +95,63 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=2_000_000,
         help="Token budget for the system prompt, the history and the question. The oldest "
         "exchanges are dropped to fit; keep it below the model's context window.",
+    ),
+    # Pictures
+    Setting(
+        "image_model",
+        "str",
+        "gpt-image-1-mini",
+        group="images",
+        label="Image model",
+        help="The model that draws for /image, as the image server knows it, for example "
+        "gpt-image-1 or a local stable-diffusion model's name.",
+    ),
+    Setting(
+        "image_size",
+        "str",
+        "1024x1024",
+        group="images",
+        label="Picture size",
+        custom=Custom(check=_check_size),
+        help="Width x height in pixels, or auto; sent with every picture request. OpenAI's "
+        "GPT image models take 1024x1024, 1536x1024 and 1024x1536.",
+    ),
+    Setting(
+        "image_quality",
+        "choice",
+        "low",
+        group="images",
+        label="Picture quality",
+        choices=("low", "medium", "high", "auto"),
+        help="Higher quality costs more per picture and takes longer.",
+    ),
+    Setting(
+        "image_base_url",
+        "url",
+        "",
+        group="images",
+        label="Image server URL",
+        help="Empty: the model server above. Set it to draw elsewhere, for example a LocalAI or "
+        "stable-diffusion.cpp server at http://192.168.1.10:8080/v1.",
+    ),
+    Setting(
+        "image_api_key",
+        "str",
+        "",
+        group="images",
+        label="Image server API key",
+        secret=True,
+        help="Empty: the model server's key (used only when the image server is the model server).",
+    ),
+    Setting(
+        "daily_images",
+        "int",
+        0,
+        group="images",
+        label="Pictures per day",
+        minimum=0,
+        maximum=100_000,
+        help="How many pictures one person may have drawn a day; 0 means no limit. Admins have none.",
     ),
     Setting(
         "request_timeout",
@@ -291,6 +356,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 GROUPS: tuple[str, ...] = (
     "model",
+    "images",
     "chat",
     "behaviour",
     "access",

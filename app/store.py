@@ -34,6 +34,7 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from app import conversations, people
+from app.pictures import Pictures
 
 log = logging.getLogger(__name__)
 FILE_MODE = 0o600
@@ -104,6 +105,10 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _pictures_of(exchanges: list[Any]) -> list[str]:
+    return [str(e["image"]) for e in exchanges if e.get("image")]
+
+
 class StoreError(RuntimeError):
     pass
 
@@ -111,6 +116,7 @@ class StoreError(RuntimeError):
 class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        self.pictures = Pictures(data_dir / "pictures")
         self._locks: dict[Path, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         try:
@@ -303,8 +309,9 @@ class Store:
                     return
             db.insert(exchange)
             if len(db) > HISTORY_LIMIT:
-                ids = sorted(d.doc_id for d in db.all())
-                db.remove(doc_ids=ids[: len(ids) - HISTORY_LIMIT])
+                old = sorted(db.all(), key=lambda d: d.doc_id)[: len(db) - HISTORY_LIMIT]
+                db.remove(doc_ids=[d.doc_id for d in old])
+                self.pictures.drop(key, _pictures_of(old))
 
     def pop_last_exchange(self, key: str) -> dict[str, Any] | None:
         path = self._conversation_path(key)
@@ -316,6 +323,7 @@ class Store:
                 return None
             last = max(docs, key=lambda d: d.doc_id)
             db.remove(doc_ids=[last.doc_id])
+            self.pictures.drop(key, _pictures_of([last]))
             return dict(last)
 
     def clear_conversation(self, key: str) -> int:
@@ -326,7 +334,8 @@ class Store:
         with self._db(path) as db:
             count = len(db)
             db.truncate()
-            return count
+        self.pictures.drop(key)
+        return count
 
     def conversation_meta(self, key: str) -> dict[str, Any]:
         path = self._conversation_path(key)
@@ -363,6 +372,7 @@ class Store:
         path = self._conversation_path(key)
         with self._lock(path):
             path.unlink(missing_ok=True)
+        self.pictures.drop(key)
 
     def forget_user(self, person: str) -> int:
         """Delete what a person said and was answered: the conversations that are theirs alone
@@ -380,12 +390,14 @@ class Store:
                     with suppress(OSError, ValueError):
                         removed += len(json.loads(path.read_text(encoding="utf-8")).get("_default", {}))
                     path.unlink(missing_ok=True)
+                self.pictures.drop(path.stem)
             elif conversations.is_shared(meta):
                 with self._db(path) as db:
-                    ids = [d.doc_id for d in db.all() if d.get("uid") == person]
-                    if ids:
-                        db.remove(doc_ids=ids)
-                        removed += len(ids)
+                    theirs = [d for d in db.all() if d.get("uid") == person]
+                    if theirs:
+                        db.remove(doc_ids=[d.doc_id for d in theirs])
+                        removed += len(theirs)
+                self.pictures.drop(path.stem, _pictures_of(theirs))
         fsync_dir(folder)
         return removed
 
@@ -425,8 +437,18 @@ class Store:
                     doc_ids=[row.doc_id],
                 )
 
+    def add_image(self, person: str, day: str) -> None:
+        """One picture drawn for the person on that day (daily_images counts them)."""
+        with self._db(self._user_path(person)) as db:
+            usage = db.table("usage")
+            row = usage.get(Query().day == day)
+            if row is None:
+                usage.insert({"day": day, "prompt": 0, "completion": 0, "requests": 0, "images": 1})
+            else:
+                usage.update({"images": row.get("images", 0) + 1}, doc_ids=[row.doc_id])
+
     def usage(self, person: str) -> list[dict[str, Any]]:
-        """Per-day usage rows {"day", "prompt", "completion", "requests"}, oldest first."""
+        """Per-day usage rows {"day", "prompt", "completion", "requests", "images"?}, oldest first."""
         path = self._user_path(person)
         if not path.exists():
             return []

@@ -4,19 +4,22 @@ a POST). Who may use it: the admin, and the web chat accounts from the settings 
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import logging
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import bottle
 
-from app import auth, export, i18n, limits, pages, people
+from app import auth, commands, export, i18n, images, limits, pages, people
 from app.llm import OnText, Stop
+from app.pictures import Pictures
+from app.platforms.base import Attachment
 from app.settings import Values
 from app.worker import Job
 
@@ -43,11 +46,19 @@ class Asker(Protocol):
         *,
         on_text: OnText | None = None,
         stop: Stop | None = None,
+        pictures: Sequence[str] = (),
     ) -> str: ...
 
 
+class Drawer(Protocol):
+    def __call__(self, job: Job, prompt: str, values: Values, *, queued: bool = True) -> str: ...
+
+
 class ChatStore(Protocol):
+    pictures: Pictures
+
     def history(self, key: str) -> list[dict[str, Any]]: ...
+    def pop_last_exchange(self, key: str) -> dict[str, Any] | None: ...
     def conversation_meta(self, key: str) -> dict[str, Any]: ...
     def update_conversation_meta(self, key: str, **fields: Any) -> None: ...
     def conversations(self, prefix: str) -> list[dict[str, Any]]: ...
@@ -79,7 +90,10 @@ class WebChat:
         store: ChatStore,
         policy: limits.Policy,
         clock: Callable[[], float],
+        *,
+        draw: Drawer | None = None,
     ) -> None:
+        self.draw = draw
         self.site = site
         self.console = site.console
         self.asker = asker
@@ -102,6 +116,7 @@ class WebChat:
             ("POST", "/api/chat/stop", self.stop),
             ("POST", "/api/chat/delete", self.delete),
             ("GET", "/api/chat/export", self.export),
+            ("GET", "/api/chat/picture", self.picture),
         ]
         for method, path, callback in chat:
             app.route(path, method, callback, chat=True)
@@ -190,13 +205,33 @@ class WebChat:
         key = self._key(bottle.request.query.get("chat", ""))
         if key is None:
             return pages.json_answer(400, ok=False, error="bad chat id")
+        chat_id = key.split("-", 1)[1]
         messages = [
-            {"user": e["user"], "assistant": e["assistant"], "at": e.get("at")}
+            {
+                "user": e["user"],
+                "assistant": e["assistant"],
+                "at": e.get("at"),
+                "image": picture_src(chat_id, e["image"]) if self._kept(key, e) else "",
+                "pictures": int(e.get("pictures") or 0),
+            }
             for e in self.store.history(key)
         ]
         return pages.json_answer(
             200, title=self.store.conversation_meta(key).get("title", ""), messages=messages
         )
+
+    def _kept(self, key: str, exchange: dict[str, Any]) -> bool:
+        return bool(exchange.get("image")) and self.store.pictures.exists(key, str(exchange["image"]))
+
+    def picture(self) -> bottle.HTTPResponse | str:
+        query = bottle.request.query
+        key = self._key(query.get("chat", ""))
+        found = self.store.pictures.get(key, query.get("name", "")) if key else None
+        if found is None:
+            return pages.json_answer(404, ok=False, error="no such picture")
+        content, mime = found
+        headers = {"Content-Type": mime, "Cache-Control": "private, max-age=86400"}
+        return bottle.HTTPResponse(body=content, status=200, headers=headers)
 
     def delete(self) -> str:
         key = self._key(pages.form().get("chat", ""))
@@ -219,6 +254,7 @@ class WebChat:
             model=values.model,
             persona=meta.get("persona", ""),
             exported=now,
+            picture=lambda name: self._data_url(key, name),
         )
         name = export.file_name(now, key.split("-", 1)[1])
         return bottle.HTTPResponse(
@@ -230,6 +266,10 @@ class WebChat:
                 "Cache-Control": "no-store",
             },
         )
+
+    def _data_url(self, key: str, name: str) -> str | None:
+        found = self.store.pictures.get(key, name)
+        return f"data:{found[1]};base64,{base64.b64encode(found[0]).decode()}" if found else None
 
     # -- asking ----------------------------------------------------------------------------------
 
@@ -249,6 +289,8 @@ class WebChat:
         key = self._key(fields.get("chat", ""))
         regenerate = fields.get("regenerate") == "1"
         question = (fields.get("text") or "").strip()
+        # Drawing: the Draw button, or /image, img: and 图片： typed as in the chat platforms.
+        draw = fields.get("draw") == "1" or commands.command_of(question) == "/image"
         lang = "zh" if pages.language().startswith("zh") else "en"  # the page's language
         if key is None:
             return pages.json_answer(400, ok=False, error="bad chat id")
@@ -257,6 +299,17 @@ class WebChat:
             if not history:
                 return pages.json_answer(400, ok=False, error=i18n.t(lang, "retry_nothing"))
             question = str(history[-1]["user"])
+            draw = bool(history[-1].get("image"))
+        try:
+            pictures = [] if draw or regenerate else read_pictures(fields.getall("picture"))
+        except ValueError as exc:
+            return pages.json_answer(400, ok=False, error=i18n.t(lang, str(exc)))
+        if pictures and not question:
+            question = i18n.t(lang, "describe_picture")
+        if draw and commands.command_of(question) == "/image":
+            question = commands.image_prompt(question)
+        if draw and (not question or self.draw is None):
+            return pages.json_answer(400, ok=False, error=i18n.t(lang, "image_empty"))
         if not question:
             return pages.json_answer(400, ok=False, error=i18n.t(lang, "ask_empty"))
         if len(question) > MAX_QUESTION:
@@ -289,7 +342,11 @@ class WebChat:
             bottle.response.content_type = "text/event-stream; charset=utf-8"
             bottle.response.set_header("Cache-Control", "no-store")
             bottle.response.set_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold it back
-            return self._stream(job, question, values, regenerate=regenerate, stop=stop, key=key)
+            if draw:
+                return self._draw(job, question, values, regenerate=regenerate, key=key)
+            return self._stream(
+                job, question, values, regenerate=regenerate, stop=stop, key=key, pictures=pictures
+            )
         except Exception:
             self._done(key, person)  # no answer started: its place is free again
             raise
@@ -312,7 +369,15 @@ class WebChat:
                 self._answering.pop(person, None)
 
     def _stream(
-        self, job: Job, question: str, values: Values, *, regenerate: bool, stop: threading.Event, key: str
+        self,
+        job: Job,
+        question: str,
+        values: Values,
+        *,
+        regenerate: bool,
+        stop: threading.Event,
+        key: str,
+        pictures: Sequence[str] = (),
     ) -> Iterator[bytes]:
         """Starts the answer at once (so its slot is given back even if the page never reads
         the stream) and returns the events to send."""
@@ -326,7 +391,13 @@ class WebChat:
         def work() -> None:
             try:
                 reply = self.asker.ask(
-                    job, question, values, replace_last=regenerate, on_text=piece, stop=stop
+                    job,
+                    question,
+                    values,
+                    replace_last=regenerate,
+                    on_text=piece,
+                    stop=stop,
+                    pictures=pictures,
                 )
                 streamed = "".join(shown)
                 notice = not streamed.strip() or not _same_answer(reply, streamed)
@@ -339,6 +410,63 @@ class WebChat:
 
         threading.Thread(target=work, name="webchat", daemon=True).start()
         return _events(events, stop)
+
+    def _draw(self, job: Job, prompt: str, values: Values, *, regenerate: bool, key: str) -> Iterator[bytes]:
+        """A picture instead of an answer: the page shows it is drawing, then the picture,
+        which is kept with the chat (pictures.py)."""
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        draw = self.draw
+        assert draw is not None  # send() checked
+
+        def work() -> None:
+            try:
+                events.put(("drawing", {}))
+                if regenerate:
+                    self.store.pop_last_exchange(key)
+                reply = draw(job, prompt, values, queued=False)
+                src = ""
+                if job.attachments:
+                    found = Attachment.from_dict(job.attachments[0])
+                    self.store.pictures.save(key, found.name, found.content)
+                    src = picture_src(key.split("-", 1)[1], found.name)
+                events.put(("done", {"text": reply, "notice": not src, "stopped": False, "image": src}))
+            except Exception:
+                log.exception("web chat drawing failed")
+                events.put(("error", {"message": i18n.t(job.lang, "err_internal")}))
+            finally:
+                self._done(key, job.person)
+
+        threading.Thread(target=work, name="webchat-draw", daemon=True).start()
+        return _events(events, threading.Event())
+
+
+MAX_PICTURES = 4  # with one question
+_DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|webp|gif));base64,([A-Za-z0-9+/=]+)$")
+
+
+def read_pictures(fields: list[str]) -> list[str]:
+    """The pictures pasted or dropped into the page, as canonical data: URLs; ValueError with
+    the key of the sentence that says what is wrong."""
+    if len(fields) > MAX_PICTURES:
+        raise ValueError("too_many_pictures")
+    found = []
+    for field in fields:
+        match = _DATA_URL.match(field.strip())
+        try:
+            content = base64.b64decode(match.group(2), validate=True) if match else b""
+        except ValueError:
+            content = b""
+        mime = images.mime_of(content)
+        if not mime:
+            raise ValueError("picture_not_image")
+        if len(content) > images.MAX_READ:
+            raise ValueError("picture_too_big")
+        found.append(f"data:{mime};base64,{base64.b64encode(content).decode()}")
+    return found
+
+
+def picture_src(chat_id: str, name: str) -> str:
+    return f"/api/chat/picture?chat={chat_id}&name={name}"
 
 
 def _events(events: queue.Queue[tuple[str, Any]], stop: threading.Event) -> Iterator[bytes]:
@@ -381,4 +509,11 @@ CHAT_TEXTS = (
     "wc_you",
     "wc_untitled",
     "wc_menu",
+    "wc_draw",
+    "wc_drawing",
+    "wc_picture",
+    "wc_pictures",
+    "wc_pictures_too_big",
+    "wc_remove_picture",
+    "wc_attach",
 )

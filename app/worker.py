@@ -44,6 +44,7 @@ class Job:
     # Files going with the reply (platforms.base.Attachment.to_dict), stored with it.
     attachments: list[dict[str, str]] = dataclasses.field(default_factory=list)
     route: dict[str, str] = dataclasses.field(default_factory=dict)  # base.Message.route
+    pictures: list[dict[str, str]] = dataclasses.field(default_factory=list)  # base.Message.pictures
     # Set at start for a job whose answer was being posted when the bot stopped: the chunk in
     # flight may or may not have reached Chat, so the user is told it may come twice.
     interrupted: bool = False

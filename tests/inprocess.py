@@ -38,6 +38,9 @@ class MemoryPlatform:
     def route(self, app: Any, wiring: Any) -> None:
         """Nothing arrives over HTTP: tests hand messages to the gate."""
 
+    def pictures(self, job: Job, values: Values) -> list[Attachment]:  # in-memory messages carry none
+        return []
+
     def start(self) -> None:  # nothing runs beside it
         pass
 

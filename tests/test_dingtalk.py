@@ -305,14 +305,14 @@ def test_audio_is_answered_from_its_transcript(
     assert asked(fake_model) == ["what time is it in Beijing"]
 
 
-@pytest.mark.parametrize("msgtype", ["picture", "file", "video", "unknownMsgType"])
+@pytest.mark.parametrize("msgtype", ["file", "video", "unknownMsgType"])
 def test_other_messages_get_a_short_note_that_the_bot_reads_text(
     ding: Bot, fake_dingtalk: FakeDingTalk, fake_model: FakeOpenAI, msgtype: str
 ) -> None:
     frame = fake_dingtalk.push(fake_dingtalk.message("", msgtype=msgtype))
     fake_dingtalk.wait_ack(frame)
     sent = fake_dingtalk.wait_sent(1)[0]
-    assert "only read text" in sent["body"]["markdown"]["text"]
+    assert "I can read text and pictures, not this" in sent["body"]["markdown"]["text"]
     assert fake_model.chat_requests() == []
     # Again within the minute: not answered again, so DingTalk's limit is not spent on notes.
     fake_dingtalk.wait_ack(fake_dingtalk.push(fake_dingtalk.message("", msgtype=msgtype)))

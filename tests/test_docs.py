@@ -53,6 +53,7 @@ def _fields(template: str) -> set[str]:
 ALLOWED = {
     "store": {"tinydb"},
     "llm": {"openai", "httpx2"},
+    "images": {"openai", "httpx2"},
     "platforms.synology.wire": {"requests", "urllib3"},
     "platforms.synology.webhook": {"bottle"},
     "platforms.synology.platform": {"bottle"},
@@ -64,6 +65,7 @@ ALLOWED = {
     "platforms.dingtalk.events": {"bottle"},
     "platforms.dingtalk.platform": {"bottle"},
     "platforms.http": {"bottle"},
+    "platforms.fetching": {"requests"},
     "web": {"bottle"},
     "pages": {"bottle"},
     "webchat": {"bottle"},
@@ -77,7 +79,8 @@ MODULES = sorted(
 # The core knows chat platforms only through the interface (issue 14): a platform's folder can
 # change, or a new one appear, without the core changing.
 CORE = ("bot", "commands", "gate", "limits", "store", "worker", "llm", "people", "conversations", "migrate",
-        "text", "export", "i18n", "settings", "declare", "monitor", "datalock", "chart")  # fmt: skip
+        "text", "export", "i18n", "settings", "declare", "monitor", "datalock", "chart", "drawing", "images",
+        "pictures")  # fmt: skip
 INTERFACE = ("app.platforms.base",)  # the module and the names it defines
 
 

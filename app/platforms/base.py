@@ -52,6 +52,9 @@ class Message:
     # Where the platform's answer goes, in its own terms, kept on the job for its delivery and
     # opaque to the core (DingTalk: the message's reply link and when it expires).
     route: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Pictures sent with the message, as the platform can fetch them later (its links or
+    # codes, opaque to the core); the worker asks the platform for their bytes (pictures()).
+    pictures: tuple[dict[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +83,15 @@ class Attachment:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Attachment:
         return cls(str(data["name"]), str(data["mime"]), base64.b64decode(str(data["content"])))
+
+
+class PictureError(Exception):
+    """A picture someone sent that cannot be read: kind gone (its link expired), too_big,
+    not_image, unreachable. The text never holds the link."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(detail or kind)
+        self.kind = kind
 
 
 class Receiver(Protocol):
@@ -124,6 +136,10 @@ class Platform(Protocol):
 
     def configured(self, values: Values) -> bool:
         """Whether the owner has set it up, so its routes answer and the page shows it so."""
+
+    def pictures(self, job: Job, values: Values) -> list[Attachment]:
+        """The pictures sent with the job's message (job.pictures), fetched now; raises
+        PictureError. A platform that hands no pictures to bots returns []."""
 
     def start(self) -> None:
         """Begin what runs beside its routes (DingTalk's Stream connection), once the server

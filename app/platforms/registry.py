@@ -19,7 +19,7 @@ from app.platforms.synology import settings as synology_settings
 from app.platforms.synology import words as synology_words
 
 if TYPE_CHECKING:
-    from app.platforms.base import Platform
+    from app.platforms.base import Attachment, Platform
     from app.platforms.dingtalk.wire import DingTalkClient
     from app.platforms.onebot.delivery import Sender as QQSender
     from app.platforms.retrying import Progress
@@ -75,3 +75,8 @@ class Deliveries:
             log.error("no platform delivers to %s; the answer is dropped", job.person)
             return
         platform.deliver(job, text, values)
+
+    def pictures(self, job: Job, values: Values) -> list[Attachment]:
+        """The pictures sent with the job's message, from its person's platform."""
+        platform = self._by_name.get(people.platform(job.person))
+        return platform.pictures(job, values) if platform is not None and job.pictures else []

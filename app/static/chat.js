@@ -9,7 +9,10 @@
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
   const messages = $("messages");
   const input = $("input");
-  const state = { chat: "", busy: false, turns: [] };
+  const state = { chat: "", busy: false, turns: [], pictures: [] };
+  const MAX_PICTURES = 4;
+  const MAX_SIDE = 1280; // pixels: what vision models read well, and small enough to send
+  const MAX_SENT = 900 * 1024; // characters of data: URLs in one question (the server takes 1 MB)
 
   function newId() {
     const bytes = new Uint8Array(10);
@@ -28,15 +31,44 @@
     node.classList.toggle("notice", Boolean(notice));
   }
 
-  function bubble(role, text) {
+  function bubble(role, text, pictures) {
     const row = document.createElement("div");
     row.className = "msg " + role;
     const body = document.createElement("div");
     body.className = "body";
     if (role === "user") body.textContent = text; else show(body, text);
+    if (Array.isArray(pictures)) {
+      pictures.forEach((src) => {
+        const img = document.createElement("img");
+        img.src = src;
+        img.className = "sent-picture";
+        img.alt = "";
+        body.appendChild(img);
+      });
+    } else if (pictures) {
+      const note = document.createElement("p");
+      note.className = "picture-note";
+      note.textContent = "🖼 " + T.wc_pictures.replace("{count}", pictures);
+      body.appendChild(note);
+    }
     row.appendChild(body);
     messages.appendChild(row);
     return body;
+  }
+
+  // A drawn picture, kept with the chat: shown under its answer, opened whole in a new tab.
+  function addPicture(body, src, prompt) {
+    const link = document.createElement("a");
+    link.href = src;
+    link.target = "_blank";
+    link.rel = "noopener";
+    const img = document.createElement("img");
+    img.src = src;
+    img.className = "picture";
+    img.alt = T.wc_picture.replace("{prompt}", prompt);
+    img.addEventListener("load", scrollDown);
+    link.appendChild(img);
+    body.appendChild(link);
   }
 
   function scrollDown() {
@@ -53,9 +85,10 @@
       messages.appendChild(empty);
     }
     state.turns.forEach((turn) => {
-      bubble("user", turn.user);
+      bubble("user", turn.user, turn.pictures);
       const answer = bubble("assistant", turn.assistant);
       answer.classList.toggle("notice", Boolean(turn.notice));
+      if (turn.image) addPicture(answer, turn.image, turn.user);
     });
     addRegenerate();
     scrollDown();
@@ -70,13 +103,14 @@
     button.id = "regenerate";
     button.className = "regenerate";
     button.textContent = T.wc_regenerate;
-    button.addEventListener("click", () => ask(state.turns[state.turns.length - 1].user, true));
+    button.addEventListener("click", () => ask(state.turns[state.turns.length - 1].user, true, false));
     messages.appendChild(button);
   }
 
   function setBusy(busy) {
     state.busy = busy;
     $("send").hidden = busy;
+    $("draw").hidden = busy;
     $("stop").hidden = !busy;
     input.disabled = false;
     addRegenerate();
@@ -105,7 +139,7 @@
     $("export").href = "/api/chat/export?chat=" + encodeURIComponent(id);
     const answer = await fetch("/api/chat/history?chat=" + encodeURIComponent(id), { credentials: "same-origin" });
     const data = answer.ok ? await answer.json() : { title: "", messages: [] };
-    state.turns = data.messages.map((m) => ({ user: m.user, assistant: m.assistant }));
+    state.turns = data.messages.map((m) => ({ user: m.user, assistant: m.assistant, image: m.image, pictures: m.pictures }));
     $("chat-title").textContent = data.title || T.wc_new;
     renderTurns();
     loadList();
@@ -130,8 +164,9 @@
     return data.length ? { event, data: JSON.parse(data.join("\n")) } : null;
   }
 
-  async function ask(text, regenerate) {
-    if (state.busy || !text.trim()) return;
+  async function ask(text, regenerate, draw) {
+    const pictures = regenerate || draw ? [] : state.pictures.slice();
+    if (state.busy || (!text.trim() && !pictures.length)) return;
     if (!state.chat) startNew();
     const empty = $("empty-chat");
     if (empty) empty.remove();
@@ -141,9 +176,9 @@
       messages.lastElementChild.remove(); // the regenerate button
       messages.lastElementChild.remove(); // the old answer
     } else {
-      turn = { user: text, assistant: "" };
+      turn = { user: text, assistant: "", pictures: pictures.slice() };
       state.turns.push(turn);
-      bubble("user", text);
+      bubble("user", text, pictures);
     }
     const body = bubble("assistant", "");
     body.classList.add("streaming");
@@ -161,7 +196,14 @@
       scrollDown();
     };
     try {
-      const answer = await post("/api/chat/send", { chat: state.chat, text, regenerate: regenerate ? "1" : "0" });
+      const fields = { chat: state.chat, text, regenerate: regenerate ? "1" : "0", draw: draw ? "1" : "0" };
+      const form = new FormData();
+      Object.entries(fields).forEach(([k, v]) => form.append(k, v));
+      pictures.forEach((url) => form.append("picture", url));
+      if (pictures.length) setPictures([]);
+      const answer = await fetch("/api/chat/send", {
+        method: "POST", body: form, headers: { "X-CSRF-Token": CSRF }, credentials: "same-origin",
+      });
       if (!answer.ok || !answer.body) {
         let message = T.wc_error;
         try { message = (await answer.json()).error || message; } catch (e) { /* not JSON */ }
@@ -186,11 +228,15 @@
           if (frame.event === "token") {
             streamed += frame.data.t;
             if (!pending) { pending = true; requestAnimationFrame(paint); }
+          } else if (frame.event === "drawing") {
+            show(body, T.wc_drawing);
           } else if (frame.event === "done") {
             finished = true;
             turn.assistant = frame.data.text;
             turn.notice = frame.data.notice && !frame.data.stopped;
+            turn.image = frame.data.image || "";
             show(body, frame.data.text || streamed, turn.notice);
+            if (turn.image) addPicture(body, turn.image, text);
             if (frame.data.stopped) {
               const mark = document.createElement("p");
               mark.className = "stopped";
@@ -217,6 +263,73 @@
     }
   }
 
+  // -- pictures pasted or dropped: made at most MAX_SIDE pixels wide or high, as JPEG, here in
+  // the browser, so a phone photo of several MB becomes a few hundred KB before it is sent.
+  function setPictures(list) {
+    state.pictures = list;
+    const tray = $("pictures");
+    tray.replaceChildren();
+    list.forEach((url, index) => {
+      const item = document.createElement("span");
+      item.className = "thumb";
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = "";
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", T.wc_remove_picture);
+      remove.addEventListener("click", () => setPictures(state.pictures.filter((_, i) => i !== index)));
+      item.append(img, remove);
+      tray.appendChild(item);
+    });
+    tray.hidden = !list.length;
+  }
+
+  async function shrink(file) {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    return canvas.toDataURL("image/jpeg", 0.85);
+  }
+
+  async function addPictures(files) {
+    const images = Array.from(files).filter((f) => f.type.startsWith("image/"));
+    if (!images.length) return false;
+    const list = state.pictures.slice();
+    for (const file of images) {
+      if (list.length >= MAX_PICTURES) break;
+      try { list.push(await shrink(file)); } catch (error) { /* not a picture the browser can read */ }
+    }
+    if (list.reduce((n, url) => n + url.length, 0) > MAX_SENT) {
+      window.alert(T.wc_pictures_too_big);
+      return true;
+    }
+    setPictures(list);
+    return true;
+  }
+
+  input.addEventListener("paste", (event) => {
+    const files = event.clipboardData ? event.clipboardData.files : [];
+    if (files.length) {
+      event.preventDefault();
+      addPictures(files);
+    }
+  });
+  $("composer").addEventListener("dragover", (event) => event.preventDefault());
+  $("composer").addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer) addPictures(event.dataTransfer.files);
+  });
+  $("attach").addEventListener("click", () => $("picture-file").click());
+  $("picture-file").addEventListener("change", async () => {
+    await addPictures($("picture-file").files);
+    $("picture-file").value = "";
+  });
+
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     // While an answer is still coming, the typed text stays in the box (it used to be cleared
@@ -224,7 +337,13 @@
     if (state.busy) return;
     const text = input.value;
     input.value = "";
-    ask(text, false);
+    ask(text, false, false);
+  });
+  $("draw").addEventListener("click", () => {
+    if (state.busy || !input.value.trim()) { input.focus(); return; }
+    const text = input.value;
+    input.value = "";
+    ask(text, false, true);
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

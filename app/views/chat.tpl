@@ -46,8 +46,12 @@
   </header>
   <div id="messages" aria-live="polite"></div>
   <form id="composer" autocomplete="off">
+    <div id="pictures" class="pictures" hidden></div>
+    <input type="file" id="picture-file" accept="image/*" multiple hidden>
+    <button type="button" id="attach" title="{{t('wc_attach')}}" aria-label="{{t('wc_attach')}}">🖼</button>
     <textarea id="input" rows="2" placeholder="{{t('wc_placeholder')}}" aria-label="{{t('wc_placeholder')}}"></textarea>
     <button type="submit" id="send" class="primary">{{t('wc_send')}}</button>
+    <button type="button" id="draw" title="{{t('wc_draw')}}">🎨 {{t('wc_draw')}}</button>
     <button type="button" id="stop" hidden>{{t('wc_stop')}}</button>
   </form>
 </main>

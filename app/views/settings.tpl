@@ -202,7 +202,7 @@
   <input type="hidden" name="ids" value="{{','.join(str(p['user_id']) for p in people)}}">
   <div class="scroll">
   <table id="people-list">
-    <thead><tr><th>{{t('user')}}</th><th>{{t('role')}}</th><th>{{t('used_today')}}</th><th>{{t('used_month')}}</th><th>{{t('own_daily')}}</th><th>{{t('own_monthly')}}</th></tr></thead>
+    <thead><tr><th>{{t('user')}}</th><th>{{t('role')}}</th><th>{{t('used_today')}}</th><th>{{t('used_month')}}</th><th>{{t('pictures_today')}}</th><th>{{t('own_daily')}}</th><th>{{t('own_monthly')}}</th></tr></thead>
     <tbody>
     % for p in people:
       % uid = p['user_id']
@@ -211,11 +211,12 @@
         <td>{{t('role_' + p['role'])}}</td>
         <td class="num">{{p['today']}}</td>
         <td class="num">{{p['month']}}</td>
+        <td class="num">{{p['pictures']}}</td>
         <td><input name="daily_tokens-{{uid}}" aria-label="{{t('own_daily')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('daily_tokens-%s' % uid, '' if p['daily'] is None else p['daily'])}}" placeholder="{{t('general')}}"></td>
         <td><input name="monthly_tokens-{{uid}}" aria-label="{{t('own_monthly')}} {{uid}}" inputmode="numeric" value="{{people_typed.get('monthly_tokens-%s' % uid, '' if p['monthly'] is None else p['monthly'])}}" placeholder="{{t('general')}}"></td>
       </tr>
       % if uid in people_errors:
-      <tr><td colspan="6" class="field-error" id="people-error-{{uid}}">{{people_errors[uid]}}</td></tr>
+      <tr><td colspan="7" class="field-error" id="people-error-{{uid}}">{{people_errors[uid]}}</td></tr>
       % end
     % end
     </tbody>

@@ -8,12 +8,14 @@ session is gone, through the OpenAPI with the app's token. In a group the first 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from app import i18n, people
+from app.platforms.base import Attachment
 from app.platforms.dingtalk import wire
 from app.platforms.retrying import Progress, post_in_order, retry_or_give_up
 from app.settings import Values
@@ -37,6 +39,18 @@ class Sender(Protocol):
     pacer: wire.Pacer
 
     def post_session(self, url: str, body: dict[str, Any]) -> None: ...
+
+    def upload(
+        self,
+        oapi_url: str,
+        api_url: str,
+        client_id: str,
+        secret: str,
+        *,
+        name: str,
+        content: bytes,
+        mime: str,
+    ) -> str: ...
 
     def send_to_person(
         self, api_url: str, client_id: str, secret: str, staff_id: str, *, key: str, param: dict[str, Any]
@@ -82,6 +96,33 @@ def title_of(text: str) -> str:
     return first[:TITLE_CHARS]
 
 
+@dataclasses.dataclass(frozen=True)
+class Words:
+    """A part of the answer, as a reply-link message or an OpenAPI one."""
+
+    text: str
+
+    def reply(self, at: str) -> dict[str, Any]:
+        return wire.markdown(title_of(self.text), f"@{at}\n\n{self.text}" if at else self.text, at)
+
+    def openapi(self, asker: str) -> tuple[str, dict[str, Any]]:
+        text = f"**{asker}**\n\n{self.text}" if asker else self.text
+        return "sampleMarkdown", {"title": title_of(self.text), "text": text}
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    """An uploaded picture, by its media id."""
+
+    media: str
+
+    def reply(self, at: str) -> dict[str, Any]:
+        return wire.markdown("🎨", f"![picture]({self.media})")
+
+    def openapi(self, asker: str) -> tuple[str, dict[str, Any]]:
+        return "sampleImageMsg", {"photoURL": self.media}
+
+
 class DingTalkDelivery:
     def __init__(
         self,
@@ -96,18 +137,40 @@ class DingTalkDelivery:
         self._clock = clock
 
     def __call__(self, job: Job, text: str, values: Values) -> None:
-        if job.attachments:  # no file through a reply link: say where to get it
+        found = [Attachment.from_dict(a) for a in job.attachments]
+        # A picture goes up to DingTalk and is shown in a message of its own; that needs the
+        # app's credentials. A file cannot go through a robot's reply: say where to get it.
+        can_upload = bool(values.dingtalk_client_id and values.dingtalk_client_secret)
+        pictures = [a for a in found if a.mime.startswith("image/")] if can_upload else []
+        if len(pictures) < len(found):
             text = f"{text}\n\n{i18n.t(job.lang, 'file_not_sent_dingtalk')}"
         if not job.post_size:  # split by the size of the first try, whatever happens later
             job.post_size = PART_CHARS
         parts = parts_of(text, job.post_size)
+
+        def post(index: int) -> None:
+            if index < len(parts):
+                self._send(values, job, Words(parts[index]), mention=index == 0)
+                return
+            picture = pictures[index - len(parts)]
+            media = self._sender.upload(
+                values.dingtalk_oapi_url,
+                values.dingtalk_api_url,
+                values.dingtalk_client_id,
+                values.dingtalk_client_secret,
+                name=picture.name,
+                content=picture.content,
+                mime=picture.mime,
+            )
+            self._send(values, job, Image(media), mention=False)
+
         try:
             post_in_order(
                 self._store,
                 job,
-                len(parts),
-                lambda index: self._send(values, job, parts[index], mention=index == 0),
-                lambda: self._send(values, job, i18n.t(job.lang, "resent"), mention=False),
+                len(parts) + len(pictures),
+                post,
+                lambda: self._send(values, job, Words(i18n.t(job.lang, "resent")), mention=False),
             )
         except wire.DingTalkError as exc:  # its text never holds a secret or a link
             retry_or_give_up(
@@ -120,7 +183,7 @@ class DingTalkDelivery:
                 give_up=lambda kind, message: self._report(job, kind, message),
             )
 
-    def _send(self, values: Values, job: Job, part: str, *, mention: bool) -> None:
+    def _send(self, values: Values, job: Job, item: Words | Image, *, mention: bool) -> None:
         group = job.channel.partition("group:")[2]
         staff = job.route.get("staff", "")
         self._sender.pacer.wait(job.route.get("conversation") or group or job.person, SEND_INTERVAL)
@@ -128,7 +191,7 @@ class DingTalkDelivery:
         expires = int(job.route.get("expires", "0") or 0)
         if webhook and self._clock() * 1000 < expires - EXPIRY_MARGIN_MS:
             at = staff if group and mention and staff else ""
-            body = wire.markdown(title_of(part), f"@{at}\n\n{part}" if at else part, at)
+            body = item.reply(at)
             try:
                 self._sender.post_session(webhook, body)
                 return
@@ -140,21 +203,21 @@ class DingTalkDelivery:
                     job.person,
                     exc.code,
                 )
-        self._send_openapi(values, job, group, part, mention=mention)
+        self._send_openapi(values, job, group, item, mention=mention)
 
-    def _send_openapi(self, values: Values, job: Job, group: str, part: str, *, mention: bool) -> None:
+    def _send_openapi(
+        self, values: Values, job: Job, group: str, item: Words | Image, *, mention: bool
+    ) -> None:
         client_id, secret = values.dingtalk_client_id, values.dingtalk_client_secret
         if not (client_id and secret):
             raise wire.DingTalkError(
                 "dingtalk_no_credentials", "the reply link expired and dingtalk_client_secret is not set"
             )
+        api = values.dingtalk_api_url
         if group:
             # The OpenAPI has no @ for a group message: the asker is named instead.
-            text = f"**{job.username}**\n\n{part}" if mention else part
-            param = {"title": title_of(part), "text": text}
-            self._sender.send_to_group(
-                values.dingtalk_api_url, client_id, secret, group, key="sampleMarkdown", param=param
-            )
+            key, param = item.openapi(job.username if mention else "")
+            self._sender.send_to_group(api, client_id, secret, group, key=key, param=param)
             return
         staff = job.route.get("staff", "") or ""
         if not staff:  # someone from outside the organisation has no staff id to send to
@@ -162,10 +225,8 @@ class DingTalkDelivery:
                 "dingtalk_no_staff",
                 "the reply link expired, and DingTalk sends later only to its organisation's members",
             )
-        param = {"title": title_of(part), "text": part}
-        self._sender.send_to_person(
-            values.dingtalk_api_url, client_id, secret, staff, key="sampleMarkdown", param=param
-        )
+        key, param = item.openapi("")
+        self._sender.send_to_person(api, client_id, secret, staff, key=key, param=param)
 
     def _report(self, job: Job, kind: str, message: str) -> None:
         log.error("could not deliver the answer to %s in DingTalk: %s", people.short(job.person), message)

@@ -68,6 +68,7 @@ def message_for(inbound: wire.Inbound, values: Values) -> Message:
             "staff": inbound.sender_staff_id,
             "conversation": inbound.conversation_id,  # what DingTalk's 20-a-minute counts by
         },
+        pictures=tuple({"code": code} for code in inbound.pictures),
     )
 
 

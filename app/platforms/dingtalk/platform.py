@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 import bottle
 
-from app.platforms.base import Limits, Wiring
+from app.platforms.base import Attachment, Limits, PictureError, Wiring
 from app.platforms.dingtalk import events, wire
-from app.platforms.dingtalk.delivery import PART_CHARS, SEND_INTERVAL, DingTalkDelivery
+from app.platforms.dingtalk.delivery import PART_CHARS, SEND_INTERVAL, TRANSIENT, DingTalkDelivery
 from app.platforms.dingtalk.stream import Connector, Status, StreamClient
+from app.platforms.fetching import Fetcher
 from app.platforms.retrying import Progress
 from app.settings import Values
 from app.worker import Job
@@ -38,6 +39,7 @@ class DingTalk:
         self._clock = clock
         self._connector = connector
         self._stream: StreamClient | None = None
+        self._fetcher = Fetcher()
 
     def configured(self, values: Values) -> bool:
         return bool(values.dingtalk_client_id and values.dingtalk_client_secret)
@@ -55,6 +57,22 @@ class DingTalk:
             clock=self._clock,
             connector=self._connector,
         )
+
+    def pictures(self, job: Job, values: Values) -> list[Attachment]:
+        found = []
+        for picture in job.pictures:
+            try:
+                url = self._client.download_url(
+                    values.dingtalk_api_url,
+                    values.dingtalk_client_id,
+                    values.dingtalk_client_secret,
+                    picture["code"],
+                )
+            except wire.DingTalkError as exc:  # its text never holds a secret
+                kind = "unreachable" if exc.kind in TRANSIENT else "gone"
+                raise PictureError(kind, str(exc)) from None
+            found.append(self._fetcher.picture(url))
+        return found
 
     def start(self) -> None:
         if self._stream is not None:

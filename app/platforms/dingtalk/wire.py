@@ -30,10 +30,12 @@ BOT_TOPIC = "/v1.0/im/bot/messages/get"
 PER_MINUTE = 20  # messages a robot may send to one conversation in a minute (130101 beyond)
 TOKEN_MARGIN = 300.0  # seconds: a token is renewed this long before DingTalk says it expires
 MAX_ID = 200  # characters: ids are short; a longer one is not DingTalk's
+MAX_PICTURES = 4  # read with one question
 
 # errcodes of a session webhook: the session is gone, so the OpenAPI must send instead.
 SESSION_GONE = frozenset({300001, 300002, 400013})
 TOO_FAST = 130101
+TOKEN_GONE = frozenset({40014, 42001, "40014", "42001"})  # oapi: a token unknown or expired
 TOO_LONG = 460101
 
 
@@ -70,7 +72,7 @@ class Inbound:
     msg_id: str
     msgtype: str
     text: str  # what to answer ("" for a picture or a file), the group's leading space trimmed
-    other: bool  # it carried something besides text (a picture, a file, a video)
+    other: bool  # it carried something the bot cannot read (a file, a video)
     conversation_id: str  # encrypted; a group's openConversationId for the OpenAPI
     group: bool
     sender_staff_id: str  # "" for people outside the organisation
@@ -79,6 +81,7 @@ class Inbound:
     created_at: int  # ms
     session_webhook: str
     session_expires: int  # ms
+    pictures: tuple[str, ...] = ()  # the downloadCodes of its pictures
 
     @property
     def user(self) -> str:
@@ -99,7 +102,7 @@ def parse_message(raw: bytes | str) -> Inbound:
         raise BadRequest("conversationType must be 1 (one to one) or 2 (a group)")
     content = value.get("content")
     content = content if isinstance(content, dict) else {}
-    text, other = "", False
+    text, other, pictures = "", False, []
     if msgtype == "text":
         body = value.get("text")
         text = _str(body, "content") if isinstance(body, dict) else ""
@@ -107,11 +110,15 @@ def parse_message(raw: bytes | str) -> Inbound:
         text = _str(content, "recognition")
     elif msgtype == "richText":
         parts = content.get("richText")
-        parts = parts if isinstance(parts, list) else []
-        text = "".join(_str(p, "text") for p in parts if isinstance(p, dict))
-        other = any(isinstance(p, dict) and "text" not in p for p in parts)
+        parts = [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+        text = "".join(_str(p, "text") for p in parts)
+        pictures = [_str(p, "downloadCode") for p in parts if p.get("type") == "picture"]
+        other = any("text" not in p and p.get("type") != "picture" for p in parts)
+    elif msgtype == "picture":
+        pictures = [_str(content, "downloadCode")]
     else:
         other = True
+    pictures = [code for code in pictures if code and len(code) <= 4 * MAX_ID][:MAX_PICTURES]
     inbound = Inbound(
         msg_id=_id(value, "msgId"),
         msgtype=msgtype[:40],
@@ -125,6 +132,7 @@ def parse_message(raw: bytes | str) -> Inbound:
         created_at=_ms(value, "createAt"),
         session_webhook=_str(value, "sessionWebhook"),
         session_expires=_ms(value, "sessionWebhookExpiredTime"),
+        pictures=tuple(pictures),
     )
     if not inbound.user:
         raise BadRequest("senderStaffId and senderId are both missing")
@@ -322,6 +330,52 @@ class DingTalkClient:
             "msgParam": json.dumps(param, ensure_ascii=False),
         }
         self._with_token(api_url, client_id, secret, "/v1.0/robot/groupMessages/send", body)
+
+    def upload(
+        self,
+        oapi_url: str,
+        api_url: str,
+        client_id: str,
+        secret: str,
+        *,
+        name: str,
+        content: bytes,
+        mime: str,
+    ) -> str:
+        """A picture uploaded to DingTalk (media/upload, type image): its media id, which a
+        Markdown reply shows as ![](<media id>) and the OpenAPI takes as photoURL."""
+        for fresh in (False, True):
+            token = self.access_token(api_url, client_id, secret, fresh=fresh)
+            try:
+                answer = self._http.post(
+                    oapi_url.rstrip("/") + "/media/upload",
+                    params={"access_token": token, "type": "image"},
+                    files={"media": (name, content, mime)},
+                    timeout=max(self._timeout, 30.0),
+                )
+            except (requests.RequestException, UnicodeError) as exc:
+                raise _network_error(exc, "upload") from None
+            data = _json(answer)
+            code = data.get("errcode")
+            media = data.get("media_id")
+            if answer.status_code == 200 and code in (0, "0") and isinstance(media, str) and media:
+                return media
+            if code in TOKEN_GONE and not fresh:
+                continue  # a token DingTalk no longer takes: one fresh one, once
+            if code is None:
+                kind = "dingtalk_unreachable" if answer.status_code >= 500 else "dingtalk_http"
+                raise DingTalkError(kind, f"upload: DingTalk answered HTTP {answer.status_code}")
+            raise _errcode(code, str(data.get("errmsg", ""))[:200], "upload")
+        raise DingTalkError("dingtalk_token", "upload: DingTalk refused a fresh token")
+
+    def download_url(self, api_url: str, client_id: str, secret: str, code: str) -> str:
+        """Where a picture someone sent can be fetched (for a short while), by its downloadCode."""
+        body = {"robotCode": client_id, "downloadCode": code}
+        data = self._with_token(api_url, client_id, secret, "/v1.0/robot/messageFiles/download", body)
+        url = data.get("downloadUrl")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise DingTalkError("dingtalk_http", "download: DingTalk's answer had no downloadUrl")
+        return url
 
     def open_connection(
         self, api_url: str, client_id: str, secret: str, local_ip: str = ""

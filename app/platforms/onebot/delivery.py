@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from app import i18n, people
+from app.platforms.base import Attachment
 from app.platforms.onebot import events, wire
 from app.platforms.retrying import Progress, post_in_order, retry_or_give_up
 from app.settings import Values
@@ -53,7 +54,8 @@ class QQDelivery:
         if not values.onebot_api_url:
             self._report(job, "qq_no_url", "onebot_api_url is not set, so the answer cannot be sent")
             return
-        if job.attachments:  # QQ takes no file through a message: say where to get it
+        pictures = [a for a in map(Attachment.from_dict, job.attachments) if a.mime.startswith("image/")]
+        if len(pictures) < len(job.attachments):  # QQ takes no file through a message: say where
             text = f"{text}\n\n{i18n.t(job.lang, 'file_not_sent_qq')}"
         if not job.post_size:  # split by the size of the first try, whatever the setting is later
             job.post_size = int(values.onebot_part_chars)
@@ -62,6 +64,9 @@ class QQDelivery:
         target = target_of(job)
 
         def post(index: int) -> None:
+            if index >= len(parts):  # after the words, the pictures, each a message of its own
+                self._send(values, target, [wire.image_segment(pictures[index - len(parts)].content)], job)
+                return
             message = [wire.text_segment(parts[index])]
             if target.group and index == 0:
                 head = events.reply_head(events.quoted_id(job.dedupe), people.local(job.person))
@@ -72,7 +77,7 @@ class QQDelivery:
             self._send(values, target, [wire.text_segment(i18n.t(job.lang, "resent"))], job)
 
         try:
-            post_in_order(self._store, job, len(parts), post, resent)
+            post_in_order(self._store, job, len(parts) + len(pictures), post, resent)
         except wire.OneBotError as exc:  # its text never holds the token
             retry_or_give_up(
                 job,

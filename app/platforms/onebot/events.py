@@ -86,6 +86,7 @@ def message_for(
         channel=f"group:{group}" if group else "",
         dedupe=dedupe_key(event),
         can_post_later=bool(values.onebot_api_url),
+        pictures=tuple({"url": url} for url in reading.pictures),
     )
     return message, reading, addressed
 

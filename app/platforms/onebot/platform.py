@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import bottle
 
-from app.platforms.base import Limits, Wiring
+from app.platforms.base import Attachment, Limits, Wiring
+from app.platforms.fetching import Fetcher
 from app.platforms.onebot import events
 from app.platforms.onebot.delivery import QQDelivery, Sender
 from app.platforms.onebot.settings import PART_CHARS, SEND_INTERVAL
@@ -36,6 +37,10 @@ class OneBot:
     ) -> None:
         self._delivery = QQDelivery(sender, store, on_error=on_error, clock=clock)
         self._chance = chance
+        self._fetcher = Fetcher()
+
+    def pictures(self, job: Job, values: Values) -> list[Attachment]:
+        return [self._fetcher.picture(p["url"]) for p in job.pictures if p.get("url")]
 
     def start(self) -> None:  # it only answers what arrives at its route
         pass

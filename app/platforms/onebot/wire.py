@@ -6,6 +6,7 @@ shared/reference/platforms.md §2."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # NapCat waits for QQ's own answer to a send (10 s and more for big messages) before it answers.
 SEND_TIMEOUT = 30.0
+MAX_PICTURES = 4  # read with one question; more is an album, not a question
 MAX_ID = 20  # digits: QQ numbers and group numbers fit in 64 bits
 
 
@@ -175,7 +177,8 @@ class Reading:
     text: str  # the question: the bot's own @ and a prefix taken out
     mentioned: bool  # it @-mentions the bot
     prefixed: bool  # it starts with one of the prefixes
-    other: bool  # it held something the bot cannot read yet (a picture, a file)
+    other: bool  # it held something the bot cannot read (a file, a voice message)
+    pictures: tuple[str, ...] = ()  # the links of the pictures it held (NapCat's, short-lived)
 
 
 def read(event: Event, prefixes: tuple[str, ...]) -> Reading:
@@ -183,9 +186,17 @@ def read(event: Event, prefixes: tuple[str, ...]) -> Reading:
     A prefix counts at the start of the words, after a quote and the @ a QQ client puts before
     a reply to someone ("[reply][@author] /gpt explain this")."""
     pieces: list[tuple[str, str]] = []  # (kind, text)
+    pictures: list[str] = []
     mentioned = other = False
     for segment in event.segments:
-        if segment.type == "text":
+        url = segment.data.get("url", "")
+        if (
+            segment.type == "image"
+            and url.startswith(("http://", "https://"))
+            and len(pictures) < MAX_PICTURES
+        ):
+            pictures.append(url)
+        elif segment.type == "text":
             pieces.append(("text", segment.data.get("text", "")))
         elif segment.type == "at":
             qq = segment.data.get("qq", "")
@@ -200,7 +211,7 @@ def read(event: Event, prefixes: tuple[str, ...]) -> Reading:
     while lead < len(pieces) and (pieces[lead][0] == "at" or not pieces[lead][1].strip()):
         lead += 1
     rest, prefixed = strip_prefix(_joined(pieces[lead:]), prefixes)
-    return Reading(rest if prefixed else text, mentioned, prefixed, other)
+    return Reading(rest if prefixed else text, mentioned, prefixed, other, tuple(pictures))
 
 
 def _joined(pieces: list[tuple[str, str]]) -> str:
@@ -233,6 +244,11 @@ def strip_prefix(text: str, prefixes: tuple[str, ...]) -> tuple[str, bool]:
 
 def text_segment(text: str) -> dict[str, Any]:
     return {"type": "text", "data": {"text": text}}
+
+
+def image_segment(content: bytes) -> dict[str, Any]:
+    """A picture sent as it is: NapCat takes base64:// (no URL it would have to reach)."""
+    return {"type": "image", "data": {"file": "base64://" + base64.b64encode(content).decode()}}
 
 
 class OneBotError(RuntimeError):

@@ -11,7 +11,7 @@ import bottle
 
 from app import people
 from app.platforms import http
-from app.platforms.base import Limits, Wiring
+from app.platforms.base import Attachment, Limits, Wiring
 from app.platforms.retrying import Progress
 from app.platforms.synology import webhook, wire
 from app.platforms.synology.delivery import ChatDelivery, Sender
@@ -41,6 +41,9 @@ class SynologyChat:
         self._delivery = ChatDelivery(
             sender, store, on_error=on_error, echoes=self.echoes, clock=clock, files=self.files
         )
+
+    def pictures(self, job: Job, values: Values) -> list[Attachment]:  # Chat gives bots no files
+        return []
 
     def start(self) -> None:  # it only answers what arrives at its route
         pass
