@@ -1,13 +1,16 @@
 """A fake DingTalk for end-to-end tests over real loopback HTTP and WebSocket: the Stream gateway
 (connections/open, one-use tickets, CALLBACK frames, pings, disconnect, re-pushes of what was not
 acknowledged), OAuth and the robot OpenAPI, media/upload, and the per-message session webhooks
-with their limits. It also plays DingTalk posting a signed callback to an HTTP-mode bot.
+with their limits. It keeps the bytes of pictures (and files) people send: messageFiles/download
+trades a message's downloadCode for a signed, expiring URL on this fake that serves them. It also
+plays DingTalk posting a signed callback to an HTTP-mode bot.
 
-Facts and their sources: shared/reference/platforms.md §1, and /tmp/dingtalk-facts.md (from the
-official Python Stream SDK, DingTalk's API docs and logs quoted in public issues). What could not
-be confirmed is marked "unverified" where the fake decides it. Every error answers the way the
-real server was seen to answer: api.dingtalk.com with an HTTP status and {"code", "message"};
-oapi.dingtalk.com and session webhooks with HTTP 200 and {"errcode", "errmsg"}."""
+Facts and their sources: shared/reference/platforms.md §1, /tmp/dingtalk-facts.md and
+/tmp/pictures-facts.md (from the official Python Stream SDK, DingTalk's API docs and logs quoted
+in public issues). What could not be confirmed is marked "unverified" where the fake decides it.
+Every error answers the way the real server was seen to answer: api.dingtalk.com with an HTTP
+status and {"code", "message"}; oapi.dingtalk.com and session webhooks with HTTP 200 and
+{"errcode", "errmsg"}; the file store behind a downloadUrl as Aliyun OSS, with XML."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from websockets.exceptions import ConnectionClosed
@@ -49,7 +52,25 @@ ROUTES = {
     "/v1.0/robot/groupMessages/send": "group",
     "/robot/sendBySession": "session",
     "/media/upload": "upload",
+    "/v1.0/robot/messageFiles/download": "download",
 }
+MEDIA_PATH = "/media/download/"  # where the fake serves what a downloadUrl points to
+# A downloadUrl's shape: DingTalk's presigned file URLs are Aliyun OSS V1 signed URLs
+# (https://<bucket>.oss-cn-….aliyuncs.com/…?Expires=<unix s>&OSSAccessKeyId=…&Signature=<b64, %-quoted>,
+# from dingtalk.oapi.cspace.file.presignedurl.get's doc); that messageFiles/download's URL is one
+# too, and its lifetime, are unverified. OSS answers an expired one with HTTP 403 and this XML
+# (OSS error 0002-00000069; the element set is from OSS error bodies seen in the wild, unverified;
+# so are the EC numbers the fake gives NoSuchKey and SignatureDoesNotMatch).
+OSS_ERROR = """<?xml version="1.0" encoding="UTF-8"?>
+<Error>
+  <Code>{code}</Code>
+  <Message>{message}</Message>
+  <RequestId>{request_id}</RequestId>
+  <HostId>127.0.0.1</HostId>{extra}
+  <EC>{ec}</EC>
+  <RecommendDoc>https://api.aliyun.com/troubleshoot?q={ec}</RecommendDoc>
+</Error>
+"""
 ERRMSG = {
     0: "ok",
     300001: "session 不存在",  # what an expired sessionWebhook answers too (QwenPaw#2221)
@@ -60,6 +81,8 @@ ERRMSG = {
     40014: "不合法的access_token",
     42001: "access_token超时",  # unverified: DingTalk's global list, from memory
 }
+MAGIC_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg",
+                b"GIF87a": "image/gif", b"GIF89a": "image/gif"}  # fmt: skip
 # msgKey -> the msgParam fields DingTalk requires for it
 MSG_KEYS = {
     "sampleText": ("content",),
@@ -105,6 +128,16 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def content_type(content: bytes) -> str:
+    """The Content-Type a file store gives these bytes, from their magic number."""
+    for magic, kind in MAGIC_TYPES.items():
+        if content.startswith(magic):
+            return kind
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
 class _Refusal(Exception):
     """An error answer: raised by a check, turned into the HTTP answer by the handler."""
 
@@ -127,6 +160,14 @@ def _oapi_error(errcode: int, errmsg: str | None = None) -> _Refusal:
 class _Session:
     conversation: str
     expires_ms: int
+
+
+@dataclasses.dataclass
+class _Link:
+    code: str  # the downloadCode it was made for
+    signature: str  # the Signature parameter as it must come back (after URL decoding)
+    expires: int  # the Expires parameter (unix seconds)
+    deadline: float  # monotonic time after which it is expired (expire_downloads() sets 0)
 
 
 @dataclasses.dataclass
@@ -168,6 +209,9 @@ class FakeDingTalk:
         self.garbage: list[str] = []
         self.sent: list[dict[str, Any]] = []
         self.uploads: list[dict[str, Any]] = []
+        self.download_url_lifetime = 3600.0  # seconds a downloadUrl works (unverified)
+        self.downloads: list[str] = []  # the downloadCodes traded for a downloadUrl
+        self.fetched: list[str] = []  # the downloadUrls served (the bytes went out)
         self.calls: dict[str, int] = dict.fromkeys(ROUTES.values(), 0)
         self.tokens_issued = 0
         self._lock = threading.Lock()
@@ -180,6 +224,8 @@ class FakeDingTalk:
         self._windows: dict[str, deque[float]] = {}
         self._pending: dict[str, _Pending] = {}
         self._pings: dict[str, str] = {}  # ping frame messageId -> opaque
+        self._media: dict[str, bytes] = {}  # downloadCode -> the bytes behind it
+        self._links: dict[str, _Link] = {}  # the random part of a downloadUrl's path -> link
         self._live: list[ServerConnection] = []  # newest last: pushes go to the newest
         self._timers: list[threading.Timer] = []
         self._http = FakeServer(self._handler())
@@ -259,9 +305,16 @@ class FakeDingTalk:
         conversation: str | None = None,
         title: str = "Team",
         is_admin: bool = False,
+        picture: bytes | None = None,
     ) -> dict[str, Any]:
         """The robot callback body (platforms.md §1.2; field set as in real logs), with a fresh
-        session webhook on this fake valid until createAt + session_minutes."""
+        session webhook on this fake valid until createAt + session_minutes.
+
+        With `picture` (for msgtype "picture" or "richText", or any type with a downloadCode:
+        audio, file, video), those bytes are what the content's downloadCode downloads (for
+        richText: the first picture part's). Without it the code is unknown to the download route.
+        A picture's pictureDownloadCode is never registered: connectors that used it instead of
+        downloadCode report failures (DingTalk-Real-AI/dingtalk-openclaw-connector#69)."""
         created = _now_ms() if created_at is None else created_at
         who = staff_id or nick  # external users have no staff id
         conv = conversation or self.conversation_id(group=group, title=title, staff_id=who)
@@ -298,7 +351,20 @@ class FakeDingTalk:
             payload["text"] = content if content is not None else {"content": (" " if group else "") + text}
         else:
             payload["content"] = content if content is not None else self._content(msgtype, text)
+        if picture is not None:
+            self.register_download(_download_code(payload), picture)
         return payload
+
+    def register_download(self, code: str, content: bytes) -> None:
+        """Make messageFiles/download trade this downloadCode for a URL serving these bytes."""
+        with self._lock:
+            self._media[code] = content
+
+    def expire_downloads(self) -> None:
+        """Every downloadUrl handed out so far answers as expired from now on."""
+        with self._lock:
+            for link in self._links.values():
+                link.deadline = 0.0
 
     @staticmethod
     def _content(msgtype: str, text: str) -> dict[str, Any]:
@@ -679,6 +745,51 @@ class FakeDingTalk:
                                  "content_type": media.get_content_type(), "data": data})  # fmt: skip
         return {"errcode": 0, "errmsg": "ok", "type": kind, "media_id": media_id, "created_at": _now_ms()}
 
+    def _download(self, body: dict[str, Any]) -> dict[str, Any]:
+        # The robotCode checks are those documented for the robot send APIs (unverified here).
+        if not body.get("robotCode"):
+            raise _api_error(400, "invalidParameter.robotCode.empty", "robotCode is empty")
+        if body["robotCode"] != self.client_id:
+            raise _api_error(400, "invalidParameter.robotCode.auth", "appkey does not match the robotCode")
+        code = body.get("downloadCode")
+        if not isinstance(code, str) or not code:  # unverified code
+            raise _api_error(400, "invalidParameter.downloadCode.empty", "downloadCode is empty")
+        with self._lock:
+            known = code in self._media
+        if not known:  # unverified code and status
+            raise _api_error(400, "invalidParameter.downloadCode.invalid", "downloadCode is invalid")
+        key = secrets.token_hex(16)
+        expires = int(time.time() + self.download_url_lifetime) + 1
+        digest = hmac.new(self.client_secret.encode(), f"{key}\n{expires}".encode(), hashlib.sha1).digest()
+        signature = base64.b64encode(digest).decode()  # has + / =, quoted in the URL as OSS does
+        with self._lock:
+            self._links[key] = _Link(code, signature, expires, time.monotonic() + self.download_url_lifetime)
+            self.downloads.append(code)
+        access_key = "LTAI" + hashlib.sha256(self.client_id.encode()).hexdigest()[:12]
+        query = urlencode({"Expires": expires, "OSSAccessKeyId": access_key, "Signature": signature})
+        return {"downloadUrl": f"{self.api_url}{MEDIA_PATH}{key}?{query}"}
+
+    def _serve_media(self, path: str) -> tuple[int, bytes, str]:
+        """What the file store answers a GET of a downloadUrl with: (status, body, Content-Type)."""
+        parts = urlsplit(path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        with self._lock:
+            link = self._links.get(parts.path.removeprefix(MEDIA_PATH))
+            content = self._media.get(link.code) if link is not None else None
+        if link is None or content is None:
+            return _oss_error(404, "NoSuchKey", "The specified key does not exist.", "0026-00000001")
+        if query.get("Signature") != link.signature or query.get("Expires") != str(link.expires):
+            said = "The request signature we calculated does not match the signature you provided."
+            return _oss_error(403, "SignatureDoesNotMatch", said, "0002-00000040")
+        if time.monotonic() > link.deadline:
+            stamp = "%Y-%m-%dT%H:%M:%S.000Z"
+            extra = (f"\n  <Expires>{time.strftime(stamp, time.gmtime(link.expires))}</Expires>"
+                     f"\n  <ServerTime>{time.strftime(stamp, time.gmtime())}</ServerTime>")  # fmt: skip
+            return _oss_error(403, "AccessDenied", "Request has expired.", "0002-00000069", extra)
+        with self._lock:
+            self.fetched.append(self.api_url + path)
+        return 200, content, content_type(content)
+
     def _next_script(self, route: str) -> dict[str, Any]:
         with self._lock:
             self.calls[route] += 1
@@ -704,6 +815,14 @@ class FakeDingTalk:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                if self.command == "GET" and self.path.startswith(MEDIA_PATH):
+                    status, data, kind = fake._serve_media(self.path)
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 self._answer(404, {"code": "InvalidAction.NotFound", "message": "Specified api is not found"})
 
             def do_POST(self) -> None:
@@ -746,7 +865,7 @@ class FakeDingTalk:
                     return fake._session(raw, query.get("session", ""), content_type)
                 if route == "upload":
                     return fake._upload(raw, query, content_type)
-                if route in ("otm", "group"):
+                if route in ("otm", "group", "download"):
                     fake._check_token(self.headers.get("x-acs-dingtalk-access-token"))
                 try:
                     body = json.loads(raw)
@@ -762,9 +881,30 @@ class FakeDingTalk:
                     return {"accessToken": token, "expireIn": expire_in}
                 if route == "open":
                     return fake._check_open(body)
+                if route == "download":
+                    return fake._download(body)
                 return fake._otm(body) if route == "otm" else fake._group(body)
 
         return Handler
+
+
+def _download_code(payload: dict[str, Any]) -> str:
+    """The downloadCode of a robot message's content (richText: its first picture part's)."""
+    content = payload.get("content")
+    if isinstance(content, dict) and isinstance(content.get("downloadCode"), str):
+        return str(content["downloadCode"])
+    parts = content.get("richText") if isinstance(content, dict) else None
+    for part in parts if isinstance(parts, list) else []:
+        code = part.get("downloadCode") if isinstance(part, dict) else None
+        if isinstance(code, str) and part.get("type") == "picture":
+            return code
+    raise AssertionError(f"this {payload.get('msgtype')} message has no downloadCode for the picture")
+
+
+def _oss_error(status: int, code: str, message: str, ec: str, extra: str = "") -> tuple[int, bytes, str]:
+    request_id = secrets.token_hex(12).upper()
+    body = OSS_ERROR.format(code=code, message=message, request_id=request_id, extra=extra, ec=ec)
+    return status, body.encode(), "application/xml"
 
 
 def _has(item: Any, wanted: dict[str, str]) -> bool:

@@ -6,21 +6,29 @@ retcode 200 for an unknown action or a send that failed, retcode 400 for bad par
 records what was sent. It also plays NapCat's HTTP client: posts an event to the bot signed
 with HMAC-SHA1 of its token, chunked (NapCat sets no Content-Length), and carries out a quick
 operation in the answer as NapCat does (a group reply quotes the question, @ only with
-at_sender)."""
+at_sender).
+
+It also plays QQ's picture host (multimedia.nt.qq.com.cn) on its own port: picture() registers
+bytes and returns the image segment NapCat posts for them (api/msg.ts picElement), with a
+/download?appid=&fileid=&rkey= URL that serves them until expired (facts: /tmp/pictures-facts.md)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import hashlib
 import hmac
 import itertools
 import json
 import re
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +37,13 @@ import requests
 from tests.fake_http import FakeHandler, FakeServer
 
 SELF_ID = 10001000
+# What the picture host answers for a URL whose rkey expired or is wrong: the bodies are as users
+# saw them in a browser (LLOneBot/LuckyLilliaBot#310, #396); the HTTP status 400 is from
+# LuckyLilliaBot#166 ("HTTP 400" for a URL without rkey), assumed for these two (unverified), as is
+# the Content-Type.
+EXPIRED_BODY = {"retcode": -5503007, "retmsg": "download url has expired", "retryflag": 0}
+INVALID_RKEY_BODY = {"retcode": -5503010, "retmsg": "invalid rkey", "retryflag": 1}
+SUFFIXES = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
 
 
 @dataclasses.dataclass
@@ -42,10 +57,54 @@ class Sent:
     def text(self) -> str:
         if isinstance(self.message, str):
             return self.message
-        return "".join(s["data"].get("text", "") for s in self.message if s.get("type") == "text")
+        return "".join(
+            str((s.get("data") or {}).get("text", ""))
+            for s in self.message
+            if isinstance(s, dict) and s.get("type") == "text"
+        )
 
     def segments(self, kind: str) -> list[dict[str, Any]]:
         return [s for s in self.message if isinstance(s, dict) and s.get("type") == kind]
+
+
+@dataclasses.dataclass
+class _Picture:
+    content: bytes
+    kind: str  # the Content-Type it is served with
+    rkey: str
+    expired: bool
+
+
+def content_type(content: bytes) -> str:
+    """The Content-Type a picture host gives these bytes, from their magic number."""
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def _cq_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("[", "&#91;").replace("]", "&#93;").replace(",", "&#44;")
+
+
+def cq_code(segment: dict[str, Any]) -> str:
+    """A segment as NapCat writes it in a string-format event (helper/cqcode.ts encodeCQCode):
+    [CQ:type,k=v,...] in the data's order, values with & [ ] , escaped, empty values left out
+    (so sub_type 0 stays: "0" is a non-empty string). A text segment is its escaped text."""
+    data = segment.get("data") or {}
+    if segment.get("type") == "text":
+        return str(data.get("text", "")).replace("&", "&amp;").replace("[", "&#91;").replace("]", "&#93;")
+    found = "[CQ:" + str(segment.get("type"))
+    for key, value in data.items():
+        text = json.dumps(value) if isinstance(value, dict | list) else "" if value is None else str(value)
+        if text:
+            found += f",{key}={_cq_escape(text)}"
+    return found + "]"
 
 
 def stringify(event: dict[str, Any]) -> bytes:
@@ -71,6 +130,9 @@ class FakeNapCat:
         self.arrived = 0  # API calls that reached it, before any answer
         self.script: deque[dict[str, Any]] = deque()  # forced behaviours for the next sends
         self.message_ids = itertools.count(1000)
+        self.picture_downloads: list[str] = []  # every GET of a picture URL, served or refused
+        self.picture_delay = 0.0  # seconds the picture host waits before answering (a slow link)
+        self._pictures: dict[str, _Picture] = {}  # fileid -> picture
         self._lock = threading.Lock()
         self._server = FakeServer(self._handler())
         self._down = False
@@ -92,6 +154,24 @@ class FakeNapCat:
         with self._lock:
             return [s.text for s in self.sent]
 
+    def sent_images(self) -> list[bytes]:
+        """The decoded bytes of every base64:// image segment the bot sent, in order."""
+        found = []
+        with self._lock:
+            sent = list(self.sent)
+        for item in sent:
+            if isinstance(item.message, str):
+                continue
+            for segment in item.segments("image"):
+                file = str((segment.get("data") or {}).get("file", ""))
+                if not file.startswith("base64://"):
+                    continue
+                try:
+                    found.append(base64.b64decode(file.removeprefix("base64://"), validate=True))
+                except binascii.Error as error:
+                    raise AssertionError(f"the bot sent bad base64 in an image segment: {error}") from error
+        return found
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Sent]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -100,6 +180,37 @@ class FakeNapCat:
                     return list(self.sent)
             time.sleep(0.02)
         raise AssertionError(f"expected {count} sends, got {len(self.sent)}: {self.sent}")
+
+    # -- pictures, as QQ's picture host serves them ----------------------------------------------
+
+    def picture(
+        self, content: bytes, *, name: str = "photo.png", summary: str = "", expired: bool = False
+    ) -> dict[str, Any]:
+        """The image segment NapCat posts for a picture someone sent (array format, api/msg.ts
+        picElement: summary, file, sub_type, url, file_size in that order; file_size a string as
+        NT gives it). The URL has the shape of NapCat's online-rkey URL on multimedia.nt.qq.com.cn
+        (core/apis/file.ts getImageUrlFromParsedUrl; appid 1407 for a group picture, 1406 for a
+        private one) but points to this fake, which serves the bytes there. file is the upper-case
+        MD5 with the extension of `name` (as seen in real events, e.g. 2E14…B19F.jpg). With
+        expired=True the URL answers as one whose rkey has expired."""
+        fileid = "Cgo" + secrets.token_urlsafe(48)  # real ones are base64url protobuf, "Cgo…"
+        rkey = "CAQSK" + secrets.token_urlsafe(33)  # real ones look like "CAQSKAB6JWENi5LM…"
+        kind = content_type(content)
+        suffix = PurePath(name).suffix.lower() or SUFFIXES.get(kind, ".jpg")
+        with self._lock:
+            self._pictures[fileid] = _Picture(content, kind, rkey, expired)
+        url = f"{self.url}/download?appid=1407&fileid={fileid}&rkey={rkey}"
+        md5 = hashlib.md5(content).hexdigest().upper()  # noqa: S324 (QQ names pictures by MD5)
+        data = {"summary": summary or "", "file": md5 + suffix, "sub_type": 0, "url": url,
+                "file_size": str(len(content))}  # fmt: skip
+        return {"type": "image", "data": data}
+
+    def expire_pictures(self) -> None:
+        """Every picture URL handed out so far answers as expired from now on (as after the rkey's
+        lifetime, about an hour: unverified)."""
+        with self._lock:
+            for picture in self._pictures.values():
+                picture.expired = True
 
     # -- events, as NapCat's HTTP client posts them ----------------------------------------------
 
@@ -196,6 +307,27 @@ class FakeNapCat:
                 body = {"status": status, "retcode": retcode, "data": data, "message": message,
                         "wording": message, "echo": None, "stream": "normal-action"}  # fmt: skip
                 self._send(200, json.dumps(body, ensure_ascii=False).encode())
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path != "/download":
+                    self.send_error(501, f"Unsupported method ({self.command!r})")  # as before
+                    return
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                with fake._lock:
+                    fake.picture_downloads.append(fake.url + self.path)
+                    picture = fake._pictures.get(query.get("fileid", ""))
+                    delay = fake.picture_delay
+                if delay:
+                    time.sleep(delay)
+                if picture is None:  # unverified: what the host answers for a file it does not have
+                    self._send(404, b"Not Found", "text/plain")
+                elif picture.expired:
+                    self._send(400, json.dumps(EXPIRED_BODY).encode())
+                elif query.get("rkey") != picture.rkey:
+                    self._send(400, json.dumps(INVALID_RKEY_BODY).encode())
+                else:
+                    self._send(200, picture.content, picture.kind)
 
             def do_POST(self) -> None:
                 with fake._lock:

@@ -482,3 +482,45 @@ def test_setting_up_dingtalk_in_the_browser_in_traditional_chinese(
     finally:
         context.close()
     assert errors == []
+
+
+def test_drawing_and_sending_a_picture_in_the_web_chat(
+    make_bot: Callable[..., Bot], page: Page, fake_model: FakeOpenAI, admin_hash: str, tmp_path: Path
+) -> None:
+    """Draw shows the picture under its answer and it is still there after a reload; a picture
+    added with 🖼 shows as a thumbnail, goes with the question, and the model reads it."""
+    from app import auth
+    from tests.fake_openai import png
+
+    bot = make_bot(
+        admin_password=admin_hash, webchat_users=[{"name": "mei", "hash": auth.hash_password(PASSWORD)}]
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(bot.url + "/chat")
+    page.fill("#name", "mei")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#empty-chat")).to_be_visible()
+    page.fill("#input", "a teapot on a table")
+    page.click("#draw")
+    picture = page.locator(".msg.assistant img.picture")
+    expect(picture).to_be_visible(timeout=15_000)
+    assert page.evaluate("document.querySelector('img.picture').naturalWidth") > 0
+    expect(page.locator(".msg.assistant .body").last).to_contain_text("Here is your picture")
+    page.reload()
+    expect(page.locator(".msg.assistant img.picture")).to_be_visible()
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png(2000, 1000, (0, 120, 255)))  # shrunk to 1280 px wide before it is sent
+    page.set_input_files("#picture-file", str(photo))
+    expect(page.locator("#pictures img")).to_have_count(1)
+    page.fill("#input", "what colour is it?")
+    page.press("#input", "Enter")
+    expect(page.locator(".msg.assistant .body").last).to_contain_text("[saw 1 image(s)]", timeout=15_000)
+    expect(page.locator(".msg.user img.sent-picture")).to_have_count(1)
+    expect(page.locator("#pictures")).to_be_hidden()
+    sent = fake_model.image_parts()[-1]
+    assert len(sent) == 1 and sent[0].startswith("data:image/jpeg;base64,")
+    shot(page, "23-web-chat-pictures", full=False)
+    assert errors == []

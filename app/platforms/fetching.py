@@ -33,7 +33,8 @@ def fetch_picture(
     credential for as long as it lives)."""
     try:
         with http.get(url, timeout=TIMEOUT, stream=True) as answer:
-            if answer.status_code in (401, 403, 404, 410):
+            # QQ answers an expired rkey with 400, DingTalk's storage an expired link with 403.
+            if 400 <= answer.status_code < 500 and answer.status_code not in (408, 429):
                 raise PictureError("gone", f"the picture's link answered HTTP {answer.status_code}")
             if answer.status_code != 200:
                 raise PictureError("unreachable", f"the picture's link answered HTTP {answer.status_code}")
