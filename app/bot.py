@@ -197,7 +197,10 @@ class Bot:
             log.info("could not fetch a picture from %s: %s", job.person, exc)
             return i18n.t(job.lang, f"picture_{exc.kind}")
         question = job.text.strip() or i18n.t(job.lang, "describe_picture")
-        return self.ask(job, question, values, pictures=[data_url(p) for p in found])
+        urls = []
+        while found:  # each picture's bytes let go as soon as its data: URL exists
+            urls.append(data_url(found.pop(0)))
+        return self.ask(job, question, values, pictures=urls)
 
     def ask(
         self,

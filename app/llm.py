@@ -33,6 +33,7 @@ _CONTEXT_ERRORS = re.compile(
     r"prompt is too long|input is too long|exceeds? the (?:available )?context|reduce the length",
     re.IGNORECASE,
 )
+_NO_PICTURES = re.compile(r"image input is not supported|mmproj", re.IGNORECASE)
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
 
@@ -389,6 +390,9 @@ def _translate(exc: openai.APIError) -> ModelError:
             if code == "insufficient_quota" or "quota" in message.lower():
                 return ModelError("quota", message, status=status)
             return ModelError("rate_limit", message, status=status, retry_after=_retry_after(exc))
+        if status >= 500 and _NO_PICTURES.search(message):
+            # llama.cpp without --mmproj answers a picture with a 500: asking again cannot help.
+            return ModelError("bad_request", message, status=status)
         if status >= 500:
             return ModelError("server", message, status=status)
         if code == "context_length_exceeded" or _CONTEXT_ERRORS.search(message):

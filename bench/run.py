@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import store as store_module  # noqa: E402
-from bench import answers, dingtalk, logins, onebot, slow  # noqa: E402
+from bench import answers, dingtalk, logins, onebot, pictures, slow  # noqa: E402
 from tests.fake_http import free_port  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.fake_synology import FakeChat  # noqa: E402
@@ -285,6 +285,7 @@ def main() -> int:
                 MODEL_SECONDS,
             )
         )
+        figures.update(picture_figures(model, chat))
     finally:
         model.stop()
         chat.stop()
@@ -296,6 +297,22 @@ def main() -> int:
         )
     write_results(figures)
     return 0
+
+
+def picture_figures(model: FakeOpenAI, chat: FakeChat) -> dict[str, Any]:
+    posts = iter(range(90_000_000, 91_000_000))
+
+    def say(url: str, user: int, text: str) -> None:
+        with requests.Session() as session:
+            webhook(session, url, user, next(posts), text)
+
+    model.delay = 0.0  # the pictures' figures are the image server's and the download's
+    return pictures.measure(
+        lambda extra: Server(model, chat, Path(tempfile.mkdtemp(prefix="bench-pic-")), extra),
+        model,
+        chat,
+        say,
+    )
 
 
 def hardening(model: FakeOpenAI, chat: FakeChat, figures: dict[str, Any]) -> None:
@@ -399,6 +416,7 @@ def write_results(figures: dict[str, Any]) -> None:
         ),
         *onebot.report(figures, MODEL_SECONDS),
         *dingtalk.report(figures, MODEL_SECONDS),
+        *pictures.report(figures),
         "",
         "| conversations stored | store one message: median ms | p99 ms | add one exchange: median ms |",
         "|---|---|---|---|",

@@ -219,6 +219,17 @@ def test_a_channel_gets_the_picture_too(make_bot: Callable[..., Bot], fake_chat:
     assert posts[1].file is not None and posts[1].file.startswith(PNG_MAGIC)
 
 
+def test_a_slash_command_draws_and_the_picture_comes_in_a_direct_message(
+    make_bot: Callable[..., Bot], fake_chat: FakeChat, fake_model: FakeOpenAI
+) -> None:
+    slash = "S" * 64
+    bot = make_bot(slash_tokens=[slash])
+    answer = bot.slash(slash, "/image a rainbow")
+    assert answer.status_code == 200 and answer.json()["text"]  # "queued": only its sender sees it
+    picture = fake_chat.wait_for(2)[1]
+    assert picture.file is not None and picture.user_ids == [4]
+
+
 # -- QQ and DingTalk --------------------------------------------------------------------------
 
 

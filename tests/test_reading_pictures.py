@@ -12,8 +12,9 @@ import pytest
 
 from tests.conftest import Bot, dingtalk_settings, qq_settings
 from tests.fake_dingtalk import FakeDingTalk
+from tests.fake_http import free_port
 from tests.fake_onebot import FakeNapCat, cq_code
-from tests.fake_openai import FakeOpenAI, png
+from tests.fake_openai import LLAMACPP_NO_MMPROJ, FakeOpenAI, png
 
 GROUP = 987654
 
@@ -93,6 +94,25 @@ def test_a_qq_picture_that_cannot_be_read_gets_a_sentence_and_no_model_call(
     fake_qq.push(qq.url, fake_qq.event([make(fake_qq), text("and this?")]))
     assert says in fake_qq.wait_for(1)[0].text
     assert fake_model.chat_requests() == []
+
+
+def test_a_qq_picture_whose_link_cannot_be_reached_gets_a_sentence(
+    qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    segment = fake_qq.picture(png())
+    segment["data"]["url"] = f"http://127.0.0.1:{free_port()}/download?fileid=x"
+    fake_qq.push(qq.url, fake_qq.event([segment, text("and this?")]))
+    assert "could not download your picture" in fake_qq.wait_for(1)[0].text
+    assert fake_model.chat_requests() == []
+
+
+def test_llama_cpp_without_a_vision_projector_is_named_and_not_asked_three_times(
+    qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI
+) -> None:
+    fake_model.fail_next(500, LLAMACPP_NO_MMPROJ)
+    fake_qq.push(qq.url, fake_qq.event([fake_qq.picture(png()), text("what is this?")]))
+    assert "fake-model cannot read pictures" in fake_qq.wait_for(1)[0].text
+    assert len(fake_model.chat_requests()) == 1
 
 
 def test_a_model_without_vision_is_named_in_qq(qq: Bot, fake_qq: FakeNapCat, fake_model: FakeOpenAI) -> None:
