@@ -55,6 +55,11 @@ def create_app(
     web_chat: Callable[[pages.Pages], WebChat],
     clock: Callable[[], float] = time.monotonic,
 ) -> bottle.Bottle:
+    # bottle keeps a form field bigger than 100 KB (a picture pasted into the web chat) out of
+    # request.forms, and refuses several that add up to more; the front door already holds every
+    # body to http.MAX_BODY, so the same limit applies here. A class attribute: bottle reads it
+    # from there, and every app in this process wants the same.
+    bottle.BaseRequest.MEMFILE_MAX = http.MAX_BODY
     app = bottle.Bottle()
     started = clock()
     wiring = Wiring(

@@ -243,6 +243,27 @@ def test_the_app_starts_serves_and_stops_quickly_when_dingtalk_cannot_be_reached
     assert time.monotonic() - stopping < 5
 
 
+class ClosingGateway(FakeDingTalk):
+    """A gateway that takes the connection and closes it at once (Stream not enabled for the
+    app, a proxy that drops WebSockets)."""
+
+    def _serve_connection(self, connection: Any) -> None:
+        with self._lock:
+            self.connections += 1
+        connection.close()
+
+
+def test_a_connection_closed_at_once_is_not_retried_in_a_tight_loop(make_bot: Callable[..., Bot]) -> None:
+    with ClosingGateway() as fake:
+        bot = make_bot(**dingtalk_settings(fake))
+        fake.wait_connected(1)
+        time.sleep(3.0)
+        # 1 s, then 2 s: three or four tickets in three seconds, not thousands.
+        assert len(fake.opens) <= 4, len(fake.opens)
+        status = bot.runtime.console.dingtalk_status()
+        assert status.error_kind == "dingtalk_dropped" and status.state in ("waiting", "connecting")
+
+
 def test_the_app_stops_quickly_while_the_gateway_hangs(
     make_bot: Callable[..., Bot], fake_dingtalk: FakeDingTalk
 ) -> None:

@@ -171,3 +171,26 @@ def test_a_picture_over_the_servers_limit_is_refused_before_it_is_read(
     answer = send(mei, "big", pictures=[data_url(png(pad=2 * 1024 * 1024))])
     assert answer.status_code in (400, 413)
     assert fake_model.chat_requests() == []
+
+
+def test_pictures_of_real_size_arrive_as_the_page_sends_them(mei: ChatClient, fake_model: FakeOpenAI) -> None:
+    """The page sends a FormData (multipart): a phone photo shrunk to 1280 px is a few hundred
+    KB, more than bottle takes in a form field by default."""
+    big, small = png(pad=300_000), png(pad=60_000)
+    for pictures in ([big], [small, small]):
+        fields: list[tuple[str, tuple[None, str]]] = [
+            ("chat", (None, CHAT)),
+            ("text", (None, "what is this?")),
+        ]
+        fields += [("picture", (None, data_url(p))) for p in pictures]
+        answer = mei.http.post(
+            mei.base + "/api/chat/send",
+            files=fields,
+            headers={"X-CSRF-Token": mei.csrf, "Origin": mei.base},
+            stream=True,
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        _, done = finished(answer)
+        assert done["text"] == f"Answer to: what is this? [saw {len(pictures)} image(s)]"
+        assert fake_model.image_parts()[-1] == [data_url(p) for p in pictures]

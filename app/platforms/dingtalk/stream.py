@@ -36,6 +36,7 @@ FIRST_PAUSE = 1.0  # seconds before the second try; doubled after each failure
 MOST_PAUSE = 60.0  # a NAS offline for a day still tries every minute
 POLL = 1.0  # seconds: how soon it sees a changed setting (a stop closes the socket at once)
 OPEN_TIMEOUT = 10.0
+STEADY = 30.0  # seconds up, without a frame, for a connection to count as one that worked
 PING_INTERVAL = 30.0  # the library's pings find a connection that died silently (NAT, sleep)
 MAX_FRAME = 1 << 20
 
@@ -205,6 +206,7 @@ class StreamClient:
                 self._socket = None
 
     def _serve(self, ws: ClientConnection, wanted: tuple[str, ...]) -> bool:
+        opened, frames = time.monotonic(), 0
         while not self._stop.is_set():
             try:
                 raw = ws.recv(timeout=POLL)
@@ -216,7 +218,10 @@ class StreamClient:
             except ConnectionClosed as exc:
                 log.info("DingTalk Stream closed (%s)", exc.rcvd.code if exc.rcvd else "no close frame")
                 self._failed("dingtalk_dropped", "DingTalk closed the connection")
-                return True
+                # Only a connection that worked is opened again at once: one that DingTalk (or a
+                # proxy) closes as soon as it opens would otherwise be retried in a tight loop.
+                return frames > 0 or time.monotonic() - opened >= STEADY
+            frames += 1
             if isinstance(raw, bytes):
                 log.warning("DingTalk Stream: a binary frame, ignored")
                 continue
