@@ -688,3 +688,59 @@ def test_an_acknowledged_message_survives_a_restart(
     assert (
         fake_dingtalk.wait_sent(1, timeout=20)[0]["body"]["markdown"]["text"] == "Answer to: do not lose me"
     )
+
+
+# -- found by review ----------------------------------------------------------------------------
+
+
+def test_a_seen_sign_cannot_carry_another_message(ding_http: Bot, fake_dingtalk: FakeDingTalk) -> None:
+    """DingTalk's sign covers the timestamp, not the body: one captured pair must not let
+    anyone post as an admin for an hour."""
+    stamp = int(time.time() * 1000)
+    first = fake_dingtalk.message("hello")
+    assert fake_dingtalk.callback(ding_http.url + "/dingtalk", first, timestamp_ms=stamp).status_code == 200
+    # DingTalk pushing the same message again with the same sign still passes (and is deduped).
+    assert fake_dingtalk.callback(ding_http.url + "/dingtalk", first, timestamp_ms=stamp).status_code == 200
+    forged = fake_dingtalk.message("/pause", staff_id="boss1")
+    answer = fake_dingtalk.callback(ding_http.url + "/dingtalk", forged, timestamp_ms=stamp)
+    assert answer.status_code == 403 and records(ding_http)[-1].reason == "dingtalk_replayed"
+
+
+@pytest.mark.parametrize(
+    "webhook", ["http://127.0.0.1:9/steal", "https://evil.example/robot/sendBySession?session=x"]
+)
+def test_a_reply_link_that_is_not_dingtalks_is_refused(
+    ding: Bot, fake_dingtalk: FakeDingTalk, fake_model: FakeOpenAI, webhook: str
+) -> None:
+    message = fake_dingtalk.message("where do answers go?")
+    message["sessionWebhook"] = webhook
+    fake_dingtalk.wait_ack(fake_dingtalk.push(message))
+    assert records(ding)[-1].reason == "bad_body"
+    time.sleep(0.3)
+    assert fake_model.chat_requests() == []
+
+
+def test_a_nas_clock_minutes_fast_still_answers_by_dingtalks_own_times(
+    make_bot: Callable[..., Bot], fake_dingtalk: FakeDingTalk, fake_model: FakeOpenAI
+) -> None:
+    from tests.conftest import FakeClock
+
+    clock = FakeClock()
+    clock.advance(20 * 60)  # the NAS thinks it is 20 minutes later than it is
+    make_bot(clock=clock, **dingtalk_settings(fake_dingtalk))
+    fake_dingtalk.wait_connected(1)
+    fake_dingtalk.push(fake_dingtalk.message("is my clock wrong?"))
+    assert fake_dingtalk.wait_sent(1)[0]["body"]["markdown"]["text"] == "Answer to: is my clock wrong?"
+
+
+def test_a_missing_permission_is_named_not_taken_for_a_token_problem(
+    ding: Bot, fake_dingtalk: FakeDingTalk
+) -> None:
+    denied = {"http": 403, "code": "Forbidden.AccessDenied.AccessTokenPermissionDenied"}
+    fake_dingtalk.script["otm"] += [denied]
+    message = fake_dingtalk.message("no rights")
+    fake_dingtalk.expire_sessions()
+    fake_dingtalk.push(message)
+    found = wait_for(lambda: [e for e in errors(ding) if e.source == "dingtalk"])
+    assert found[0].kind == "dingtalk_permission"
+    assert fake_dingtalk.tokens_issued == 1  # no pointless fresh token

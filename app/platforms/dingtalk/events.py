@@ -12,6 +12,8 @@ import logging
 import queue
 import threading
 import time
+import urllib.parse
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +53,15 @@ def conversation_of(inbound: wire.Inbound, per_user: bool) -> str:
     return f"dt-{short(inbound.user)}"
 
 
+def same_host(url: str, base: str) -> bool:
+    """Whether url is on base's scheme, host and port (oapi.dingtalk.com for reply links)."""
+    try:
+        mine, theirs = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
+        return (mine.scheme, mine.hostname, mine.port) == (theirs.scheme, theirs.hostname, theirs.port)
+    except ValueError:
+        return False
+
+
 def message_for(inbound: wire.Inbound, values: Values) -> Message:
     """In a group only messages that @ the robot reach it (DingTalk's rule): all are for it."""
     per_user = values.dingtalk_group_context == "per_user"
@@ -88,17 +99,14 @@ class Notices:
         except queue.Full:
             log.warning("too many immediate DingTalk answers waiting: one is dropped")
             return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+        with self._lock:  # one thread, started with the first note, for the process's life
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="dingtalk-notices", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
         while True:
-            try:
-                inbound, text = self._queue.get(timeout=30.0)
-            except queue.Empty:
-                return  # started again by the next post
+            inbound, text = self._queue.get()
             at = inbound.sender_staff_id if inbound.group else ""
             body = wire.markdown(text[:40], f"@{at} {text}" if at else text, at)
             self._client.pacer.wait(inbound.conversation_id, self._interval)
@@ -106,6 +114,26 @@ class Notices:
                 self._client.post_session(inbound.session_webhook, body)
             except wire.DingTalkError as exc:
                 log.warning("could not post an immediate answer in DingTalk: %s", exc)
+
+
+class Signatures:
+    """HTTP mode: DingTalk's sign covers the timestamp and the secret, not the body, so one
+    seen sign could carry any message for an hour. Each (timestamp, sign) is bound to the first
+    message it came with; DingTalk pushing that message again still passes."""
+
+    def __init__(self, most: int = 100_000) -> None:
+        self._seen: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+        self._most = most
+
+    def bind(self, timestamp: str, sign: str, msg_id: str, now_ms: int) -> bool:
+        with self._lock:
+            while self._seen and (
+                len(self._seen) >= self._most or now_ms - int(next(iter(self._seen))[0]) > wire.SIGN_WINDOW_MS
+            ):
+                self._seen.popitem(last=False)
+            first = self._seen.setdefault((timestamp, sign), msg_id)
+            return first == msg_id
 
 
 class Inbox:
@@ -117,10 +145,12 @@ class Inbox:
         self._clock = clock
         self._quick = QuickReplies()
 
-    def receive(self, raw: bytes | str, via: str, client: str = "") -> int:
+    def receive(self, raw: bytes | str, via: str, client: str = "", *, sent_ms: int = 0) -> int:
         """200 once the message is stored (or refused, or not to be answered): acknowledge it;
         400 for a message that can never be read (acknowledge it too: a re-push would not
-        help); 503 when it could not be stored: do not acknowledge, so DingTalk pushes it again."""
+        help); 503 when it could not be stored: do not acknowledge, so DingTalk pushes it again.
+        sent_ms: when DingTalk sent it, by DingTalk's clock (a frame's time, a callback's
+        timestamp), so a NAS whose clock is off does not take every message for an old one."""
 
         def record(status: int, reason: str, **fields: Any) -> None:
             self._wiring.record(status, reason, client=client or via, platform=DINGTALK, **fields)
@@ -131,10 +161,15 @@ class Inbox:
             log.info("DingTalk message refused: %s", exc)
             record(400, "bad_body", detail=str(exc))
             return 400
-        if self._clock() * 1000 - inbound.created_at > STALE_MS:
+        if (sent_ms or self._clock() * 1000) - inbound.created_at > STALE_MS:
             record(200, "dingtalk_stale", user_id=inbound.user, username=inbound.nick)
             return 200
         values = self._wiring.settings()
+        if not same_host(inbound.session_webhook, values.dingtalk_oapi_url):
+            # Answers go to this link: one elsewhere would send them to whoever wrote it there.
+            log.warning("DingTalk message refused: its sessionWebhook is not on %s", values.dingtalk_oapi_url)
+            record(400, "bad_body", detail="the sessionWebhook is not DingTalk's")
+            return 400
         message = message_for(inbound, values)
         who: dict[str, Any] = {
             "user_id": inbound.user,
@@ -188,6 +223,8 @@ def verify(values: Values, timestamp: str, signature: str, now_ms: int) -> None:
 
 
 def route(app: bottle.Bottle, wiring: Wiring, inbox: Inbox, clock: Callable[[], float] = time.time) -> None:
+    signatures = Signatures()
+
     @app.route("/dingtalk", method=["GET", "HEAD"], public=True)  # type: ignore[untyped-decorator]
     def probe() -> bottle.HTTPResponse:
         return http.json_answer(
@@ -213,7 +250,20 @@ def route(app: bottle.Bottle, wiring: Wiring, inbox: Inbox, clock: Callable[[], 
             log.warning("DingTalk callback refused from %s: %s", client, refused.error)
             wiring.record(refused.status, refused.reason, client=client, platform=DINGTALK)
             return http.json_answer(refused.status, success=False, error=refused.error)
-        status = inbox.receive(body, "http", client)
+        timestamp, sign = headers.get("timestamp", ""), headers.get("sign", "").strip()
+        try:
+            msg_id = wire.parse_message(body).msg_id
+        except http.BadRequest:
+            msg_id = ""  # the inbox says what is wrong with it
+        if msg_id and not signatures.bind(timestamp, sign, msg_id, int(clock() * 1000)):
+            log.warning(
+                "DingTalk callback refused from %s: its sign came before with another message", client
+            )
+            wiring.record(403, "dingtalk_replayed", client=client, platform=DINGTALK)
+            return http.json_answer(
+                403, success=False, error="this sign was already used for another message"
+            )
+        status = inbox.receive(body, "http", client, sent_ms=int(timestamp))
         if status == 200:
             return bottle.HTTPResponse(status=200, body="")
         error = "the bot cannot store messages right now" if status == 503 else "not a DingTalk robot message"

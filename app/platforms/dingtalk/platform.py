@@ -53,7 +53,7 @@ class DingTalk:
         self._stream = StreamClient(
             self._client,
             wiring.settings,
-            lambda data: inbox.receive(data, "stream"),
+            lambda data, sent: inbox.receive(data, "stream", sent_ms=sent),
             clock=self._clock,
             connector=self._connector,
         )

@@ -61,7 +61,8 @@ class Gateway(Protocol):
     ) -> tuple[str, str]: ...
 
 
-Handler = Callable[[str], int]  # a message's JSON → events.Inbox.receive's status
+# (a message's JSON, when DingTalk sent it in ms by its own clock or 0) → Inbox.receive's status
+Handler = Callable[[str, int], int]
 Connector = Callable[..., ClientConnection]
 
 
@@ -246,7 +247,11 @@ class StreamClient:
                 self._ack(ws, message_id, data if isinstance(data, str) else "{}")
             return topic
         if kind == "CALLBACK" and topic == wire.BOT_TOPIC:
-            status = self._handle(data if isinstance(data, str) else json.dumps(data))
+            sent = str(headers.get("time", ""))
+            status = self._handle(
+                data if isinstance(data, str) else json.dumps(data),
+                int(sent) if sent.isdigit() and len(sent) < 16 else 0,
+            )
             if status == 503:
                 return topic  # not stored: no ack, so DingTalk pushes it again
         # Anything else (an EVENT the app never subscribed to) is acknowledged too, so it is

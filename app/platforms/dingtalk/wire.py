@@ -467,8 +467,10 @@ def _openapi_error(status: int, code: str, said: str, what: str) -> DingTalkErro
     if what in ("accessToken", "open") and status in (400, 401, 403):
         return DingTalkError("dingtalk_secret", text, code)
     # A token DingTalk no longer takes: HTTP 400 InvalidAuthentication in practice, 401 in its docs.
-    if status == 401 or lowered == "invalidauthentication" or "token" in lowered:
+    if status == 401 or lowered == "invalidauthentication":
         return DingTalkError("dingtalk_token", text, code)
+    if "accessdenied" in lowered or "permission" in lowered:  # the app lacks a permission
+        return DingTalkError("dingtalk_permission", text, code)
     if status == 429 or "qps" in lowered or "flowcontrol" in lowered:
         return DingTalkError("dingtalk_too_fast", text, code)
     if status >= 500:

@@ -118,6 +118,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "即使换了新令牌，钉钉仍拒绝应用的 access token。{detail}",
         "zh-Hant": "即使換了新權杖，釘釘仍拒絕應用的 access token。{detail}",
     },
+    "ce_dingtalk_permission": {
+        "en": "The DingTalk app lacks a permission: in the developer console, under Permissions, grant the robot's message permissions (and the file download one for pictures), then publish. {detail}",
+        "zh": "钉钉应用缺少权限：请在开发者后台的“权限管理”中开通机器人消息相关权限（读图片还需文件下载权限），然后发布。{detail}",
+        "zh-Hant": "釘釘應用缺少權限：請在開發者後台的「權限管理」中開通機器人訊息相關權限（讀圖片還需檔案下載權限），然後發布。{detail}",
+    },
     "ce_dingtalk_dns": {
         "en": "DingTalk's address could not be looked up: check the NAS's DNS settings. {detail}",
         "zh": "无法解析钉钉的地址：请检查 NAS 的 DNS 设置。{detail}",
@@ -198,6 +203,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "refused: wrong signature or an old timestamp",
         "zh": "已拒绝：签名错误或时间戳过旧",
         "zh-Hant": "已拒絕：簽章錯誤或時間戳記過舊",
+    },
+    "wh_dingtalk_replayed": {
+        "en": "refused: a signature already used for another message",
+        "zh": "已拒绝：签名已被另一条消息使用过",
+        "zh-Hant": "已拒絕：簽章已被另一則訊息使用過",
     },
     "wh_dingtalk_stale": {
         "en": "not answered: sent more than 5 minutes before it arrived",
