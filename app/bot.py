@@ -196,6 +196,8 @@ class Bot:
         except PictureError as exc:
             log.info("could not fetch a picture from %s: %s", job.person, exc)
             return i18n.t(job.lang, f"picture_{exc.kind}")
+        if sum(len(p.content) for p in found) > images.MAX_READ * 2:  # several big ones at once
+            return i18n.t(job.lang, "picture_too_big")
         question = job.text.strip() or i18n.t(job.lang, "describe_picture")
         urls = []
         while found:  # each picture's bytes let go as soon as its data: URL exists

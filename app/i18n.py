@@ -306,6 +306,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "At most 4 pictures with one question.",
         "zh": "每个问题最多 4 张图片。",
     },
+    "retry_picture": {
+        "en": "Pictures are not kept, so I cannot answer that again: send the picture once more.",
+        "zh": "图片不会被保存，所以无法重新回答：请再发送一次图片。",
+    },
     "describe_picture": {
         "en": "Describe this picture.",
         "zh": "请描述这张图片。",

@@ -313,6 +313,16 @@ class Store:
                 db.remove(doc_ids=[d.doc_id for d in old])
                 self.pictures.drop(key, _pictures_of(old))
 
+    def drop_exchange(self, key: str, job_id: str) -> None:
+        """Forget the exchange a job left (and its picture): a drawing replaced by a new one."""
+        path = self._conversation_path(key)
+        if not job_id or not path.exists():
+            return
+        with self._db(path) as db:
+            gone = [d for d in db.all() if d.get("job") == job_id]
+            db.remove(doc_ids=[d.doc_id for d in gone])
+        self.pictures.drop(key, _pictures_of(gone))
+
     def pop_last_exchange(self, key: str) -> dict[str, Any] | None:
         path = self._conversation_path(key)
         if not path.exists():

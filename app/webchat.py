@@ -59,6 +59,7 @@ class ChatStore(Protocol):
 
     def history(self, key: str) -> list[dict[str, Any]]: ...
     def pop_last_exchange(self, key: str) -> dict[str, Any] | None: ...
+    def drop_exchange(self, key: str, job_id: str) -> None: ...
     def conversation_meta(self, key: str) -> dict[str, Any]: ...
     def update_conversation_meta(self, key: str, **fields: Any) -> None: ...
     def conversations(self, prefix: str) -> list[dict[str, Any]]: ...
@@ -254,7 +255,7 @@ class WebChat:
             model=values.model,
             persona=meta.get("persona", ""),
             exported=now,
-            picture=lambda name: self._data_url(key, name),
+            picture=Embedded(self.store.pictures, key),
         )
         name = export.file_name(now, key.split("-", 1)[1])
         return bottle.HTTPResponse(
@@ -266,10 +267,6 @@ class WebChat:
                 "Cache-Control": "no-store",
             },
         )
-
-    def _data_url(self, key: str, name: str) -> str | None:
-        found = self.store.pictures.get(key, name)
-        return f"data:{found[1]};base64,{base64.b64encode(found[0]).decode()}" if found else None
 
     # -- asking ----------------------------------------------------------------------------------
 
@@ -288,30 +285,13 @@ class WebChat:
         fields = pages.form()
         key = self._key(fields.get("chat", ""))
         regenerate = fields.get("regenerate") == "1"
-        question = (fields.get("text") or "").strip()
-        # Drawing: the Draw button, or /image, img: and 图片： typed as in the chat platforms.
-        draw = fields.get("draw") == "1" or commands.command_of(question) == "/image"
         lang = "zh" if pages.language().startswith("zh") else "en"  # the page's language
         if key is None:
             return pages.json_answer(400, ok=False, error="bad chat id")
-        if regenerate:
-            history = self.store.history(key)
-            if not history:
-                return pages.json_answer(400, ok=False, error=i18n.t(lang, "retry_nothing"))
-            question = str(history[-1]["user"])
-            draw = bool(history[-1].get("image"))
         try:
-            pictures = [] if draw or regenerate else read_pictures(fields.getall("picture"))
+            question, draw, replaced, pictures = self._request(fields, key, regenerate, lang)
         except ValueError as exc:
             return pages.json_answer(400, ok=False, error=i18n.t(lang, str(exc)))
-        if pictures and not question:
-            question = i18n.t(lang, "describe_picture")
-        if draw and commands.command_of(question) == "/image":
-            question = commands.image_prompt(question)
-        if draw and (not question or self.draw is None):
-            return pages.json_answer(400, ok=False, error=i18n.t(lang, "image_empty"))
-        if not question:
-            return pages.json_answer(400, ok=False, error=i18n.t(lang, "ask_empty"))
         if len(question) > MAX_QUESTION:
             return pages.json_answer(413, ok=False, error=self.site.translator()("wc_too_long"))
         who, refusal = self.policy.admit(
@@ -343,13 +323,42 @@ class WebChat:
             bottle.response.set_header("Cache-Control", "no-store")
             bottle.response.set_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold it back
             if draw:
-                return self._draw(job, question, values, regenerate=regenerate, key=key)
+                return self._draw(job, question, values, replaced=replaced, key=key)
             return self._stream(
                 job, question, values, regenerate=regenerate, stop=stop, key=key, pictures=pictures
             )
         except Exception:
             self._done(key, person)  # no answer started: its place is free again
             raise
+
+    def _request(
+        self, fields: bottle.FormsDict, key: str, regenerate: bool, lang: str
+    ) -> tuple[str, bool, str, list[str]]:
+        """What is asked: (question or prompt, draw?, the job of the exchange it replaces,
+        pictures as data: URLs). ValueError with the key of the sentence saying what is wrong."""
+        question = (fields.get("text") or "").strip()
+        replaced = ""
+        # Drawing: the Draw button, or /image, img: and 图片： typed as in the chat platforms.
+        draw = fields.get("draw") == "1" or commands.command_of(question) == "/image"
+        if regenerate:
+            history = self.store.history(key)
+            if not history:
+                raise ValueError("retry_nothing")
+            if history[-1].get("pictures"):  # not kept, so they cannot be asked about again
+                raise ValueError("retry_picture")
+            question = str(history[-1]["user"])
+            draw = bool(history[-1].get("image"))
+            replaced = str(history[-1].get("job", ""))
+        pictures = [] if draw or regenerate else read_pictures(fields.getall("picture"))
+        if pictures and not question:
+            question = i18n.t(lang, "describe_picture")
+        if draw and commands.command_of(question) == "/image":
+            question = commands.image_prompt(question)
+        if draw and (not question or self.draw is None):
+            raise ValueError("image_empty")
+        if not question:
+            raise ValueError("ask_empty")
+        return question, draw, replaced, pictures
 
     def _full(self, person: str) -> str:
         """Why no further answer may start now (the page shows it), or "". Under self._lock."""
@@ -411,7 +420,7 @@ class WebChat:
         threading.Thread(target=work, name="webchat", daemon=True).start()
         return _events(events, stop)
 
-    def _draw(self, job: Job, prompt: str, values: Values, *, regenerate: bool, key: str) -> Iterator[bytes]:
+    def _draw(self, job: Job, prompt: str, values: Values, *, replaced: str, key: str) -> Iterator[bytes]:
         """A picture instead of an answer: the page shows it is drawing, then the picture,
         which is kept with the chat (pictures.py)."""
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -421,14 +430,14 @@ class WebChat:
         def work() -> None:
             try:
                 events.put(("drawing", {}))
-                if regenerate:
-                    self.store.pop_last_exchange(key)
                 reply = draw(job, prompt, values, queued=False)
                 src = ""
                 if job.attachments:
                     found = Attachment.from_dict(job.attachments[0])
                     self.store.pictures.save(key, found.name, found.content)
                     src = picture_src(key.split("-", 1)[1], found.name)
+                    # A new picture for "Regenerate": only now does the old one go.
+                    self.store.drop_exchange(key, replaced)
                 events.put(("done", {"text": reply, "notice": not src, "stopped": False, "image": src}))
             except Exception:
                 log.exception("web chat drawing failed")
@@ -463,6 +472,24 @@ def read_pictures(fields: list[str]) -> list[str]:
             raise ValueError("picture_too_big")
         found.append(f"data:{mime};base64,{base64.b64encode(content).decode()}")
     return found
+
+
+EMBED_BYTES = 20 * 1024 * 1024  # pictures written into one export; the rest stay in the chat
+
+
+class Embedded:
+    """An export's pictures as data: URLs, the newest first up to EMBED_BYTES in all, so a chat
+    with a hundred drawings cannot make one export hold gigabytes in memory."""
+
+    def __init__(self, pictures: Pictures, key: str) -> None:
+        self._pictures, self._key, self._left = pictures, key, EMBED_BYTES
+
+    def __call__(self, name: str) -> str | None:
+        found = self._pictures.get(self._key, name)
+        if found is None or len(found[0]) > self._left:
+            return None
+        self._left -= len(found[0])
+        return f"data:{found[1]};base64,{base64.b64encode(found[0]).decode()}"
 
 
 def picture_src(chat_id: str, name: str) -> str:

@@ -194,3 +194,47 @@ def test_pictures_of_real_size_arrive_as_the_page_sends_them(mei: ChatClient, fa
         _, done = finished(answer)
         assert done["text"] == f"Answer to: what is this? [saw {len(pictures)} image(s)]"
         assert fake_model.image_parts()[-1] == [data_url(p) for p in pictures]
+
+
+# -- found by review ----------------------------------------------------------------------------
+
+
+def test_regenerating_a_drawing_keeps_the_old_picture_until_a_new_one_exists(
+    chat_bot: Bot, mei: ChatClient, fake_model: FakeOpenAI
+) -> None:
+    _, first = finished(send(mei, "a boat", draw="1"))
+    fake_model.image_script.append(
+        {"status": 400, "body": {"error": {"message": "no", "code": "moderation_blocked"}}}
+    )
+    _, failed = finished(send(mei, "", regenerate="1"))
+    assert failed["image"] == "" and "refused" in failed["text"]
+    history = mei.get(f"/api/chat/history?chat={CHAT}").json()["messages"]
+    assert [m["image"] for m in history] == [first["image"]]
+    assert mei.get(first["image"]).status_code == 200
+    _, second = finished(send(mei, "", regenerate="1"))
+    assert second["image"] and second["image"] != first["image"]
+    history = mei.get(f"/api/chat/history?chat={CHAT}").json()["messages"]
+    assert [m["image"] for m in history] == [second["image"]]
+    assert mei.get(first["image"]).status_code == 404
+
+
+def test_regenerating_a_question_about_a_picture_asks_for_the_picture_again(
+    mei: ChatClient, fake_model: FakeOpenAI
+) -> None:
+    finished(send(mei, "what is this?", pictures=[data_url(png())]))
+    answer = send(mei, "", regenerate="1")
+    assert answer.status_code == 400 and "send the picture once more" in answer.json()["error"]
+    assert len(fake_model.chat_requests()) == 1
+
+
+def test_an_export_embeds_pictures_only_up_to_its_limit(
+    chat_bot: Bot, mei: ChatClient, fake_model: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import webchat
+
+    for prompt in ("one", "two", "three"):
+        finished(send(mei, prompt, draw="1"))
+    size = len(fake_model.image_png())
+    monkeypatch.setattr(webchat, "EMBED_BYTES", 2 * size)
+    exported = mei.get(f"/api/chat/export?chat={CHAT}").text
+    assert exported.count("data:image/png;base64,") == 2 and exported.count("picture was drawn") == 3
