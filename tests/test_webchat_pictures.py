@@ -5,33 +5,18 @@ model as data: URLs, and everything sent wrong is refused with a sentence."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
-from app import auth
 from tests.conftest import Bot
 from tests.fake_openai import PNG_MAGIC, FakeOpenAI, png
-from tests.test_webchat import MEI, ChatClient, events
+from tests.test_webchat import ChatClient, chat_bot, events, mei
+
+__all__ = ["chat_bot", "mei"]  # the fixtures, shared with test_webchat.py
 
 CHAT = "picturechat01"
-
-
-@pytest.fixture
-def chat_bot(make_bot: Callable[..., Bot], admin_hash: str) -> Bot:
-    return make_bot(
-        admin_password=admin_hash, webchat_users=[{"name": "mei", "hash": auth.hash_password(MEI)}]
-    )
-
-
-@pytest.fixture
-def mei(chat_bot: Bot) -> ChatClient:
-    client = ChatClient(chat_bot.url)
-    assert client.chat_login("mei", MEI).headers["Location"] == "/chat"
-    client.open_chat()
-    return client
 
 
 def send(client: ChatClient, text: str, **fields: Any) -> requests.Response:
