@@ -25,6 +25,7 @@ def environment(fake: FakeDingTalk, mode: str = "stream") -> dict[str, str]:
         "SYNOCHATGPT_DINGTALK_CLIENT_ID": fake.client_id,
         "SYNOCHATGPT_DINGTALK_CLIENT_SECRET": fake.client_secret,
         "SYNOCHATGPT_DINGTALK_API_URL": fake.api_url,
+        "SYNOCHATGPT_DINGTALK_OAPI_URL": fake.oapi_url,  # reply links must be on it
         "SYNOCHATGPT_DINGTALK_MODE": mode,
     }
 
@@ -50,6 +51,9 @@ def _ack_ms(fake: FakeDingTalk, staff: str) -> float:
 
 
 def _reconnect_s(fake: FakeDingTalk, cut: Callable[[], None]) -> float:
+    # A socket that worked (it answered a ping) is cut: one cut as soon as it opens is what a
+    # broken proxy does, and the bot rightly waits before trying that again.
+    fake.wait_pong(fake.ping())
     before = fake.connections
     began = time.monotonic()
     cut()
