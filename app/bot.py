@@ -27,11 +27,11 @@ from app.llm import (
     strip_thinking,
 )
 from app.platforms.base import Attachment, Message, PictureError
-from app.settings import Values
+from app.settings import Values, redact
 from app.worker import Job
 
 log = logging.getLogger(__name__)
-__all__ = ["Bot", "History", "build_messages", "command_of", "estimate_tokens"]
+__all__ = ["Bot", "History", "build_messages", "command_of", "estimate_tokens", "redact"]
 
 
 class Observer(Protocol):
@@ -392,14 +392,6 @@ def _refuses_pictures(exc: ModelError) -> bool:
     return exc.kind in ("bad_request", "server", "bad_response", "not_found") and bool(
         _NO_VISION.search(exc.detail)
     )
-
-
-def redact(text: str, values: Values | Sequence[str]) -> str:
-    """A server's error text, or a model's answer, with any current secret (a key echoed back,
-    say) masked. Takes the settings or their secrets."""
-    for secret in values.secrets() if isinstance(values, Values) else values:
-        text = text.replace(secret, "***")
-    return text
 
 
 class SecretMask:

@@ -17,6 +17,10 @@ PROMPT = "Reply with one short friendly sentence to confirm you are working."
 TEST_TIMEOUT = 60.0  # the page waits for this; a cold local model may need most of it
 
 
+# What every platform's "send a test message" posts.
+TEST_MESSAGE = "✅ SynoChatGPT: test message from the settings page. / 来自设置页面的测试消息。"
+
+
 @dataclasses.dataclass
 class Result:
     ok: bool

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from app import conversations, i18n, images, limits
 from app.images import ImageConfig, ImageError, Picture
 from app.platforms.base import Attachment
-from app.settings import Values
+from app.settings import Values, redact
 from app.worker import Job, RetryLater
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class Drawing:
         try:
             picture = self._draw(config, prompt)
         except ImageError as exc:
-            detail = _redact(str(exc), values)
+            detail = redact(str(exc), values)
             if queued and exc.transient and job.attempts + 1 < TRIES:
                 raise RetryLater(f"image_{exc.kind}", detail) from None
             log.warning("could not draw for %s: %s", job.person, detail)
@@ -142,11 +142,5 @@ def explain(exc: ImageError, lang: str, model: str, values: Values) -> str:
         return i18n.t(lang, "image_no_model", model=model)
     reason = i18n.t(lang, f"image_why_{exc.kind}") if i18n.has(f"image_why_{exc.kind}") else exc.kind
     if exc.kind in ("bad_request", "bad_answer") and exc.detail:
-        reason = f"{reason} ({_redact(exc.detail, values)[:200]})"
+        reason = f"{reason} ({redact(exc.detail, values)[:200]})"
     return i18n.t(lang, "image_failed", reason=reason)
-
-
-def _redact(text: str, values: Values) -> str:
-    for secret in values.secrets():
-        text = text.replace(secret, "***")
-    return text

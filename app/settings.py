@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -660,3 +660,11 @@ def storable(changes: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def redact(text: str, values: Values | Sequence[str]) -> str:
+    """A server's error text, or a model's answer, with any current secret (a key echoed back,
+    say) masked. Takes the settings or their secrets."""
+    for secret in values.secrets() if isinstance(values, Values) else values:
+        text = text.replace(secret, "***")
+    return text

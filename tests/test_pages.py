@@ -11,7 +11,6 @@ import pytest
 import requests
 
 from app import checks
-from app.platforms.synology import check
 from tests.conftest import API_KEY, BOT_TOKEN, Bot
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat, make_certificate
@@ -315,7 +314,7 @@ def test_send_test_message_reaches_the_user(admin: WebClient, fake_chat: FakeCha
     answer = admin.api("/api/test-chat", {**admin.settings_form(), "user_id": "4"}).json()
     assert answer["ok"] is True and answer["answer"]["success"] is True
     post = fake_chat.wait_for(1)[-1]
-    assert post.text == check.TEST_MESSAGE and post.user_ids == [4]
+    assert post.text == checks.TEST_MESSAGE and post.user_ids == [4]
 
 
 def test_send_test_message_explains_chat_errors(admin: WebClient, fake_chat: FakeChat) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from app.bot import redact
-from app.checks import Result
+from app.checks import TEST_MESSAGE, Result
 from app.platforms.onebot.wire import OneBotError, Target, text_segment
 from app.settings import Values
-
-TEST_MESSAGE = "✅ SynoChatGPT: test message from the settings page. / 来自设置页面的测试消息。"
 
 
 class Sender(Protocol):
