@@ -179,6 +179,7 @@ def build(
         clock=clock,
         observer=monitor,
         pictures=deliveries.pictures,
+        outlet=deliveries,
     )
     dispatcher = worker.Dispatcher(
         data, bot.handle, workers=cfg.workers, max_pending=queue_limit, problems=monitor, clock=clock

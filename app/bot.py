@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from app import conversations, i18n, images, limits
+from app import conversations, i18n, images, limits, partial
 from app.commands import IMMEDIATE, ORDERED, Commands, History, command_of
 from app.drawing import Drawing
 from app.images import ImageConfig, Picture
@@ -24,10 +24,12 @@ from app.llm import (
     Reply,
     Stop,
     is_configured,
+    lone_close,
     strip_thinking,
 )
-from app.platforms.base import Attachment, Message, PictureError
+from app.platforms.base import Attachment, Message, Pacing, PictureError
 from app.settings import Values, redact
+from app.text import closed
 from app.worker import Job
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,13 @@ class Observer(Protocol):
 
 class Deliver(Protocol):
     def __call__(self, job: Job, text: str, values: Values) -> None: ...
+
+
+class Outlet(Protocol):
+    """How the job's platform shows an answer still being written (registry.Deliveries)."""
+
+    def pacing(self, job: Job, values: Values) -> Pacing | None: ...
+    def notice(self, job: Job, text: str, values: Values) -> None: ...
 
 
 def estimate_tokens(text: str) -> int:
@@ -112,8 +121,12 @@ class Bot:
         observer: Observer | None = None,
         draw: Callable[[ImageConfig, str], Picture] = images.draw,
         pictures: Callable[[Job, Values], list[Attachment]] | None = None,
+        outlet: Outlet | None = None,
     ) -> None:
         self._pictures = pictures
+        self._outlet = outlet
+        # Models seen writing reasoning with only its closing tag: their parts wait for that tag.
+        self._closes_only: set[tuple[str, str]] = set()
         self._observer = observer
         self._store = store
         self._settings = settings
@@ -168,7 +181,8 @@ class Bot:
             # Worked out here, not in the webhook: Chat's request is answered without touching
             # the user's file.
             job.lang = self._language(values, job.person, job.text)
-            job.reply = self._answer(job, values)
+            answer = self._answer(job, values)  # first: it sets job.partial as parts go out
+            job.reply = shown_first(job.partial, answer)
             self._store.update_job(job.id, reply=job.reply, attachments=job.attachments, lang=job.lang)
         self._deliver(job, job.reply, values)
 
@@ -218,7 +232,9 @@ class Bot:
         """Ask the model and record the exchange. With replace_last (/retry) the previous
         exchange is left out of the context and replaced only once a new answer exists. The web
         chat calls this directly, with on_text to stream the answer and stop to end it early.
-        pictures: data: URLs of the pictures the question is about."""
+        pictures: data: URLs of the pictures the question is about. For a job a platform posts
+        later, parts of the answer are posted while the model writes (partial.py); after a
+        restart cut that short, the model continues what was shown (job.partial)."""
         if not is_configured(model_config(values)):
             return i18n.t(job.lang, "not_configured")
         refused = self._over_quota(job, values)
@@ -233,6 +249,10 @@ class Bot:
         asked = f"{job.username or job.person}: {question}" if named else question
         budget = int(values.context_tokens)
         started = time.monotonic()
+        # A job a platform posts later (the web chat streams its own): parts while the model
+        # writes, and what was shown before a restart is continued rather than asked again.
+        begun, stream = ("", None) if on_text else (job.partial, self._stream(job, values))
+        on_text = stream.add if stream else on_text
         # The model may echo a secret (the API key, say): masked before anyone sees or stores it.
         masked = SecretMask(values.secrets(), on_text) if on_text else None
         try:
@@ -246,6 +266,7 @@ class Bot:
                 on_text=masked.add if masked else None,
                 stop=stop,
                 pictures=pictures,
+                begun=begun,
             )
         except ModelError as exc:
             log.warning("model error for user %s after %d attempt(s): %s", job.person, exc.attempts, exc)
@@ -257,10 +278,11 @@ class Bot:
         finally:
             if masked:
                 masked.end()
+            if stream:
+                stream.close()
         if self._observer:
             self._observer.model_call(time.monotonic() - started)
-        answer = redact(reply.text, values)
-        text = strip_thinking(answer) if values.strip_thinking else answer.strip()
+        text = begun + self._shown_text(redact(reply.text, values), values)  # begun: continued
         log.info(
             "answered user %s in %.1f s (%d chars%s)",
             job.person,
@@ -271,7 +293,8 @@ class Bot:
         if not text:
             return i18n.t(job.lang, "empty_answer")
         if reply.cut:
-            text = f"{text}\n\n{cut_note(job.lang, reply.cut, values)}"
+            # Cut inside a code block: closed, or the note would read as code.
+            text = f"{closed(text)}\n\n{cut_note(job.lang, reply.cut, values)}"
         if replace_last:
             self._store.pop_last_exchange(job.conversation)
         exchange = {
@@ -293,6 +316,29 @@ class Bot:
         if job.username:  # for the dashboard's chart; written only when it changes
             self._store.update_user(job.person, username=job.username)
         return text
+
+    def _shown_text(self, answer: str, values: Values) -> str:
+        """The answer without its reasoning; a model seen opening none is remembered (partial.py)."""
+        if not values.strip_thinking:
+            return answer.strip()
+        if lone_close(answer):
+            self._closes_only.add((values.openai_base_url, values.model))
+        return strip_thinking(answer)
+
+    def _stream(self, job: Job, values: Values) -> partial.Stream | None:
+        """Parts and notices for an answer its platform posts later, as the platform paces them."""
+        pacing = self._outlet.pacing(job, values) if self._outlet else None
+        if self._outlet is None or pacing is None or not (pacing.parts or pacing.notice_after > 0):
+            return None
+        return partial.Stream(
+            job,
+            values,
+            pacing,
+            post=self._deliver,
+            notice=self._outlet.notice,
+            store=self._store,
+            closes_only=(values.openai_base_url, values.model) in self._closes_only,
+        ).start()
 
     def _over_quota(self, job: Job, values: Values) -> str:
         """The reason a question may not go to the model: a used-up token quota. Admins have none."""
@@ -320,6 +366,7 @@ class Bot:
         on_text: OnText | None = None,
         stop: Stop | None = None,
         pictures: Sequence[str] = (),
+        begun: str = "",
     ) -> tuple[Reply, str]:
         """Ask the model; when it says the context is too long (the server's window is smaller
         than context_tokens), keep only the newer half of the history and ask again, down to
@@ -327,6 +374,11 @@ class Bot:
         model = self._model(values)
         while True:
             messages, dropped = build_messages(persona, history, question, budget, named)
+            if begun:  # what was shown before a restart, to be continued
+                messages += [
+                    {"role": "assistant", "content": begun.rstrip()},
+                    {"role": "user", "content": partial.CONTINUE},
+                ]
             sent = "\n".join(m["content"] for m in messages)
             try:
                 return model.complete(with_pictures(messages, pictures), on_text, stop), sent
@@ -368,6 +420,15 @@ class Bot:
 
     def _today(self) -> str:
         return datetime.datetime.fromtimestamp(self._clock()).date().isoformat()
+
+
+def shown_first(shown: str, reply: str) -> str:
+    """The reply as it is posted: it must begin with the parts already shown (job.partial), the
+    answer's own beginning unless the model failed after them, or what it wrote had to change
+    (reasoning that came without its opening tag); then the reply follows what was shown."""
+    if not shown or reply.startswith(shown.rstrip()):
+        return reply
+    return f"{shown.rstrip()}\n\n{reply}"
 
 
 def data_url(picture: Attachment) -> str:

@@ -224,6 +224,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "(The bot restarted while sending this answer, so part of it may arrive twice.)",
         "zh": "（发送这条回答时机器人重启了，部分内容可能会重复出现。）",
     },
+    "thinking_notice": {
+        "en": "Thinking… the model is slow; the answer follows.",
+        "zh": "思考中……模型较慢，回答随后就到。",
+    },
+    "still_thinking": {
+        "en": "Still working: the model has written nothing for {took}, but it is still connected. "
+        "The answer follows when it writes again.",
+        "zh": "仍在处理：模型已有 {took} 没有输出，但连接仍在。它继续输出后，回答随后就到。",
+    },
     "retry_nothing": {
         "en": "There is no earlier question to ask again.",
         "zh": "没有可以重新提问的问题。",

@@ -426,14 +426,32 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
 def strip_thinking(text: str) -> str:
     """Remove reasoning. Besides whole <think>…</think> blocks, some chat templates put the
     opening tag in the prompt so only </think> shows up; then everything before it goes."""
-    text = _THINK_BLOCK.sub("", text)
-    close = text.lower().find("</think>")
-    if close != -1 and "<think>" not in text[:close].lower():
-        text = text[close + len("</think>") :]
-    return text.strip()
+    return after_lone_close(remove_thinking(text)).strip()
+
+
+def remove_thinking(text: str) -> str:
+    """Whole <think>…</think> blocks removed."""
+    return _THINK_BLOCK.sub("", text)
+
+
+def after_lone_close(text: str) -> str:
+    """What follows a </think> with no <think> before it (then everything before it was
+    reasoning), or all of text."""
+    close = text.lower().find(THINK_CLOSE)
+    if close != -1 and THINK_OPEN not in text[:close].lower():
+        return text[close + len(THINK_CLOSE) :]
+    return text
+
+
+def lone_close(text: str) -> bool:
+    """Whether the model wrote reasoning with only its closing tag (its template opens it)."""
+    return after_lone_close(remove_thinking(text)) != remove_thinking(text)
 
 
 class ModelFactory:

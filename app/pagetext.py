@@ -587,6 +587,18 @@ SETTING_TEXTS: dict[str, dict[str, str]] = {
     },
     "max_retries": {"label": "模型重试次数", "help": "遇到限流、服务器错误或超时时，模型调用的重试次数。"},
     "proxy": {"label": "代理", "help": "访问模型服务器时使用的 HTTP(S) 代理，例如 http://192.168.1.2:3128。"},
+    "partial_replies": {
+        "label": "长回答边写边分段发送",
+        "help": "模型较慢时，写完的段落会立即发到 Synology Chat、QQ 和钉钉，代码块不会被截断。关闭后只发送完整的回答。",
+    },
+    "min_part_chars": {
+        "label": "最小分段（字符）",
+        "help": "回答的一部分至少达到这个长度并结束一个段落，才会先于其余部分发出。QQ 有自己的设置。",
+    },
+    "thinking_notice_seconds": {
+        "label": "“思考中”提示（秒）",
+        "help": "回答过了这么久仍没有可发送的部分时，机器人说一次模型较慢、回答随后就到。0 表示从不提示。QQ 有自己的设置。",
+    },
     "strip_thinking": {
         "label": "隐藏模型的推理过程",
         "help": "从回复中删除 <think>…</think> 推理内容（DeepSeek-R1、Qwen3 等）。",

@@ -316,6 +316,18 @@ SETTING_TEXTS: dict[str, dict[str, str]] = {
     },
     "max_retries": {"label": "模型重試次數", "help": "遇到限流、伺服器錯誤或超時時，模型呼叫的重試次數。"},
     "proxy": {"label": "代理", "help": "訪問模型伺服器時使用的 HTTP(S) 代理，例如 http://192.168.1.2:3128。"},
+    "partial_replies": {
+        "label": "長回答邊寫邊分段傳送",
+        "help": "模型較慢時，寫完的段落會立即傳到 Synology Chat、QQ 和釘釘，程式碼區塊不會被截斷。關閉後只傳送完整的回答。",
+    },
+    "min_part_chars": {
+        "label": "最小分段（字元）",
+        "help": "回答的一部分至少達到這個長度並結束一個段落，才會先於其餘部分送出。QQ 有自己的設定。",
+    },
+    "thinking_notice_seconds": {
+        "label": "「思考中」提示（秒）",
+        "help": "回答過了這麼久仍沒有可傳送的部分時，機器人說一次模型較慢、回答隨後就到。0 表示從不提示。QQ 有自己的設定。",
+    },
     "strip_thinking": {
         "label": "隱藏模型的推理過程",
         "help": "從回覆中刪除 <think>…</think> 推理內容（DeepSeek-R1、Qwen3 等）。",

@@ -25,6 +25,10 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+# Partial replies: a part is about a paragraph or two, so a model writing 20 characters a second
+# shows its first words within about ten seconds; the notice comes when even that does not.
+PART_CHARS = 150
+NOTICE_SECONDS = 15
 _SIZE = re.compile(r"auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4}")
 
 
@@ -211,6 +215,37 @@ SETTINGS: tuple[Setting, ...] = (
         group="behaviour",
         label="Hide the model's reasoning",
         help="Remove <think>…</think> reasoning (DeepSeek-R1, Qwen3 and others) from replies.",
+    ),
+    Setting(
+        "partial_replies",
+        "bool",
+        True,
+        group="behaviour",
+        label="Send long answers in parts as they are written",
+        help="While a slow model writes, finished paragraphs are posted at once in Synology Chat, "
+        "QQ and DingTalk, never cutting a code block. Off: only whole answers are posted.",
+    ),
+    Setting(
+        "min_part_chars",
+        "int",
+        PART_CHARS,
+        group="behaviour",
+        label="Smallest part (characters)",
+        minimum=50,
+        maximum=4000,
+        help="A part of an answer is posted before the rest only once it is at least this long "
+        "and ends a paragraph. QQ has its own setting.",
+    ),
+    Setting(
+        "thinking_notice_seconds",
+        "int",
+        NOTICE_SECONDS,
+        group="behaviour",
+        label="Thinking notice after (seconds)",
+        minimum=0,
+        maximum=3600,
+        help="When no part of an answer is ready after this long, the bot says once that the "
+        "model is slow and the answer follows. 0: never. QQ has its own setting.",
     ),
     Setting(
         "delivery_retry_hours",

@@ -45,7 +45,9 @@ HISTORY_LIMIT = 200  # exchanges kept per conversation; the model sees only what
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 # A job's fields that change while it is delivered or retried. They go to the job's small side
 # record, so posting a long answer does not rewrite (and fsync) the whole answer per chunk.
-JOB_STATE = frozenset({"sent", "posting", "post_size", "attempts", "failing_since", "next_try"})
+JOB_STATE = frozenset(
+    {"sent", "posting", "post_size", "attempts", "failing_since", "next_try", "cuts", "partial", "notices"}
+)
 
 
 class AtomicJSONStorage(Storage):

@@ -15,6 +15,22 @@ def size(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def sections(text: str, cuts: Sequence[int]) -> list[str]:
+    """text cut at the offsets in `cuts` (where parts of an answer went out while the model wrote
+    it, partial.py), each piece to be split on its own; cuts past the end are ignored."""
+    pieces, start = [], 0
+    for cut in cuts:
+        if start < cut < len(text):
+            pieces.append(text[start:cut])
+            start = cut
+    return [*pieces, text[start:]]
+
+
+def split_sections(text: str, cuts: Sequence[int], limit: int) -> list[str]:
+    """split_message of each of text's sections: the posts an answer becomes."""
+    return [post for piece in sections(text, cuts) for post in split_message(piece, limit)]
+
+
 def split_message(text: str, limit: int) -> list[str]:
     """Split text into posts of at most `limit`, at paragraph or line boundaries. A code block
     that has to be cut is closed at the end of one post and re-opened, with its language, at the
@@ -26,7 +42,7 @@ def split_message(text: str, limit: int) -> list[str]:
     lines: list[tuple[str, str | None]] = []  # (line, fence open after it)
     fence: str | None = None
     for line in _hard_wrap(text.split("\n"), limit - 8):
-        after = _fence_after(line, fence)
+        after = fence_after(line, fence)
         while True:
             candidate = [*lines, (line, after)]
             if _rendered_size(candidate) <= limit or _only_header(lines):
@@ -43,7 +59,7 @@ def split_message(text: str, limit: int) -> list[str]:
     return [c for c in chunks if c.strip()]
 
 
-def _fence_after(line: str, fence: str | None) -> str | None:
+def fence_after(line: str, fence: str | None) -> str | None:
     """The code fence open after `line`: its opening line (with the language), or None."""
     match = _FENCE.match(line)
     if not match:
@@ -54,6 +70,14 @@ def _fence_after(line: str, fence: str | None) -> str | None:
     marker = _marker(fence)
     closes = set(stripped) == {marker[0]} and len(stripped) >= len(marker)
     return None if closes else fence
+
+
+def closed(text: str) -> str:
+    """text with a code block it leaves open closed, so what follows it is not code."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        fence = fence_after(line, fence)
+    return f"{text.rstrip()}\n{_marker(fence)}" if fence is not None else text
 
 
 def _marker(fence: str) -> str:
@@ -136,7 +160,7 @@ def plain(text: str) -> str:
     out: list[str] = []
     fence: str | None = None
     for line in text.split("\n"):
-        after = _fence_after(line, fence)
+        after = fence_after(line, fence)
         if fence is None and after is None:
             parts = _HEADING.sub("", line).split("`")  # odd parts are inline code
             for n in range(0, len(parts), 2):

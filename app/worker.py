@@ -54,6 +54,12 @@ class Job:
     # The size the platform split the answer by when posting began: `sent` counts those posts,
     # so a setting changed while the job waits must not shift them (0: none recorded).
     post_size: int = 0
+    # Partial delivery (partial.py): where the answer was cut into parts posted while the model
+    # wrote it, the text up to the last cut (shown, so a restart asks the model to continue it),
+    # and how many "thinking…" notices were posted (two at most, never again after a restart).
+    cuts: list[int] = dataclasses.field(default_factory=list)
+    partial: str = ""
+    notices: int = 0
     attempts: int = 0  # failed tries since the last progress
     failing_since: float = 0.0  # wall clock of the first of them; 0 while none failed
     next_try: float = 0.0  # wall clock of the next try while waiting
@@ -164,7 +170,11 @@ class Dispatcher:
                 # Part of its answer went out, or a post was in flight at the stop: what
                 # follows may repeat a piece, and its user is told. An answer of which nothing
                 # was posted just goes out. (0.1.0's job files know only `sent`.)
-                job.interrupted = job.reply is not None and (job.sent > 0 or job.posting)
+                # Parts posted while the model wrote (job.partial) are followed by a clear state
+                # (posting False) whenever the model writes on, so only a post in flight counts.
+                job.interrupted = (job.reply is not None or bool(job.partial)) and (
+                    job.posting or (job.sent > 0 and not job.partial)
+                )
                 job.posting = False
                 # A job that was waiting is tried again at once: a restart often follows the
                 # NAS's own (an update), and its attempts keep the pauses growing if not.

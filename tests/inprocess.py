@@ -5,6 +5,7 @@ drives the same core over real HTTP. No mocks: only the platform's wire is left 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from app import bot as answering
 from app import gate, people, settings, store, text, worker
 from app.llm import ModelFactory, OpenAIModel
 from app.monitor import Monitor
-from app.platforms.base import Attachment, Limits, Message, Outcome
+from app.platforms.base import Attachment, Limits, Message, Outcome, Pacing
 from app.platforms.registry import Deliveries
 from app.settings import Values
 from app.worker import Job
@@ -33,6 +34,7 @@ class MemoryPlatform:
     def __init__(self) -> None:
         self.posts: list[tuple[str, str]] = []  # (the person or channel, the text)
         self.files: list[Attachment] = []
+        self.notices: list[tuple[str, str]] = []
         self._changed = threading.Condition()
 
     def route(self, app: Any, wiring: Any) -> None:
@@ -52,9 +54,19 @@ class MemoryPlatform:
 
     def deliver(self, job: Job, reply: str, values: Values) -> None:
         with self._changed:
-            for part in text.split_message(reply, self.limits.chars)[job.sent :]:
+            parts = text.split_sections(reply, job.cuts, self.limits.chars)
+            for part in parts[job.sent :]:
                 self.posts.append((job.channel or job.person, part))
+            job.sent = len(parts)
             self.files.extend(Attachment.from_dict(a) for a in job.attachments)
+            self._changed.notify_all()
+
+    def pacing(self, values: Values) -> Pacing:
+        return dataclasses.replace(Pacing.read(values), merge=0.3, silence=1.0)  # quick tests
+
+    def notice(self, job: Job, reply: str, values: Values) -> None:
+        with self._changed:
+            self.notices.append((job.channel or job.person, reply))
             self._changed.notify_all()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, str]]:
@@ -92,13 +104,23 @@ class Core:
             self.store,
             self.values,
             lambda v: models.get(answering.model_config(v)),
-            Deliveries([self.platform]),
+            deliveries := Deliveries([self.platform]),
             save=lambda changes: self.store.save_settings(settings.storable(changes)),
             observer=self.monitor,
+            outlet=deliveries,
         )
         self.gate = gate.Gate(self.bot)
-        self.queue = worker.Dispatcher(self.store, self.bot.handle, workers=2, problems=self.monitor)
+        self.queue = self._dispatcher()
         self.queue.start()
+
+    def _dispatcher(self) -> worker.Dispatcher:
+        return worker.Dispatcher(self.store, self.bot.handle, workers=2, problems=self.monitor)
+
+    def restart_queue(self) -> int:
+        """What a restart does with the jobs left stored: a new queue resumes them."""
+        self.queue.stop(2.0)
+        self.queue = self._dispatcher()
+        return self.queue.start()
 
     def values(self) -> Values:
         return settings.resolve(self.store.settings(), {})

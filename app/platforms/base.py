@@ -34,6 +34,33 @@ class Limits:
 
 
 @dataclasses.dataclass(frozen=True)
+class Pacing:
+    """How a platform that cannot stream shows an answer while the model writes it (partial.py),
+    as data each platform reads from its settings: QQ's spam control wants fewer, larger parts."""
+
+    parts: bool  # post finished parts before the answer is done (partial_replies)
+    min_chars: int  # the smallest part posted before the answer is done
+    notice_after: float  # seconds with no part before the one "thinking…" notice; 0: none
+    merge: float = 1.5  # seconds a ready part waits, so paragraphs that come quickly go together
+    silence: float = 60.0  # seconds the model may say nothing before the second notice
+
+    @classmethod
+    def read(
+        cls,
+        values: Values,
+        *,
+        min_chars: str = "min_part_chars",
+        notice_after: str = "thinking_notice_seconds",
+    ) -> Pacing:
+        """From the settings: the core's, or the names of a platform's own two (QQ's)."""
+        return cls(
+            parts=bool(values.partial_replies),
+            min_chars=int(getattr(values, min_chars)),
+            notice_after=float(getattr(values, notice_after)),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class Message:
     """One message for the bot, in the core's terms. The platform has verified it came from
     the platform and decided it is addressed to the bot."""
@@ -131,8 +158,17 @@ class Platform(Protocol):
         """Install its inbound routes (webhooks, file downloads) on the shared server."""
 
     def deliver(self, job: Job, text: str, values: Values) -> None:
-        """Post a job's reply (and job.attachments), resuming after job.sent posts. Raises
+        """Post a job's reply (and job.attachments), resuming after job.sent posts. The reply is
+        cut first at job.cuts (text.sections), where parts already went out while the model
+        wrote, so `text` may also be the beginning of an answer, up to its last cut. Raises
         worker.RetryLater while the platform cannot be reached; reports definite failures."""
+
+    def pacing(self, values: Values) -> Pacing:
+        """How it shows an answer the model is still writing: parts, and the notice."""
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        """Post a short note that is not part of the answer ("thinking…") where the answer will
+        go: once, not retried, not counted in job.sent; a failure is only logged."""
 
     def configured(self, values: Values) -> bool:
         """Whether the owner has set it up, so its routes answer and the page shows it so."""

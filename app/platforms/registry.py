@@ -19,7 +19,7 @@ from app.platforms.synology import settings as synology_settings
 from app.platforms.synology import words as synology_words
 
 if TYPE_CHECKING:
-    from app.platforms.base import Attachment, Platform
+    from app.platforms.base import Attachment, Pacing, Platform
     from app.platforms.dingtalk.wire import DingTalkClient
     from app.platforms.onebot.delivery import Sender as QQSender
     from app.platforms.retrying import Progress
@@ -75,6 +75,16 @@ class Deliveries:
             log.error("no platform delivers to %s; the answer is dropped", job.person)
             return
         platform.deliver(job, text, values)
+
+    def pacing(self, job: Job, values: Values) -> Pacing | None:
+        """How the job's platform shows an answer still being written; None: not at all."""
+        platform = self._by_name.get(people.platform(job.person))
+        return platform.pacing(values) if platform is not None else None
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        platform = self._by_name.get(people.platform(job.person))
+        if platform is not None:
+            platform.notice(job, text, values)
 
     def pictures(self, job: Job, values: Values) -> list[Attachment]:
         """The pictures sent with the job's message, from its person's platform."""

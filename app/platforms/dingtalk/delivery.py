@@ -19,7 +19,7 @@ from app.platforms.base import Attachment
 from app.platforms.dingtalk import wire
 from app.platforms.retrying import Progress, post_in_order, retry_or_give_up
 from app.settings import Values
-from app.text import split_message
+from app.text import sections, split_message
 from app.worker import Job
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ class DingTalkDelivery:
             text = f"{text}\n\n{i18n.t(job.lang, 'file_not_sent_dingtalk')}"
         if not job.post_size:  # split by the size of the first try, whatever happens later
             job.post_size = PART_CHARS
-        parts = parts_of(text, job.post_size)
+        # Each section (partial.py) on its own, as its parts may have gone out already.
+        parts = [part for piece in sections(text, job.cuts) for part in parts_of(piece, job.post_size)]
 
         def post(index: int) -> None:
             if index < len(parts):
@@ -182,6 +183,13 @@ class DingTalkDelivery:
                 now=self._clock(),
                 give_up=lambda kind, message: self._report(job, kind, message),
             )
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        """One short message beside the answer ("thinking…"); not retried, a failure only logged."""
+        try:
+            self._send(values, job, Words(text), mention=False)
+        except wire.DingTalkError as exc:
+            log.info("could not send a notice to %s in DingTalk: %s", people.short(job.person), exc)
 
     def _send(self, values: Values, job: Job, item: Words | Image, *, mention: bool) -> None:
         group = job.channel.partition("group:")[2]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import bottle
 
-from app.platforms.base import Attachment, Limits, PictureError, Wiring
+from app.platforms.base import Attachment, Limits, Pacing, PictureError, Wiring
 from app.platforms.dingtalk import events, wire
 from app.platforms.dingtalk.delivery import PART_CHARS, SEND_INTERVAL, TRANSIENT, DingTalkDelivery
 from app.platforms.dingtalk.stream import Connector, Status, StreamClient
@@ -43,6 +43,12 @@ class DingTalk:
 
     def configured(self, values: Values) -> bool:
         return bool(values.dingtalk_client_id and values.dingtalk_client_secret)
+
+    def pacing(self, values: Values) -> Pacing:
+        return Pacing.read(values)
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        self._delivery.notice(job, text, values)
 
     def deliver(self, job: Job, text: str, values: Values) -> None:
         self._delivery(job, text, values)

@@ -15,7 +15,7 @@ from app.platforms.base import Attachment
 from app.platforms.onebot import events, wire
 from app.platforms.retrying import Progress, post_in_order, retry_or_give_up
 from app.settings import Values
-from app.text import plain, split_message
+from app.text import plain, sections, split_message
 from app.worker import Job
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,10 @@ class QQDelivery:
             text = f"{text}\n\n{i18n.t(job.lang, 'file_not_sent_qq')}"
         if not job.post_size:  # split by the size of the first try, whatever the setting is later
             job.post_size = int(values.onebot_part_chars)
-        # QQ shows text as it is: Markdown's ** and # would stand there (platform.limits).
-        parts = split_message(plain(text), job.post_size)
+        size = job.post_size
+        # QQ shows text as it is: Markdown's ** and # would stand there (platform.limits). Each
+        # section (partial.py) on its own, as its parts may have gone out already.
+        parts = [part for piece in sections(text, job.cuts) for part in split_message(plain(piece), size)]
         target = target_of(job)
 
         def post(index: int) -> None:
@@ -88,6 +90,15 @@ class QQDelivery:
                 now=self._clock(),
                 give_up=lambda kind, message: self._report(job, kind, message),
             )
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        """One short message beside the answer ("thinking…"); not retried, a failure only logged."""
+        if not values.onebot_api_url:
+            return
+        try:
+            self._send(values, target_of(job), [wire.text_segment(text)], job)
+        except wire.OneBotError as exc:
+            log.info("could not send a notice to %s in QQ: %s", job.person, exc)
 
     def _send(self, values: Values, target: wire.Target, message: list[dict[str, Any]], job: Job) -> None:
         try:

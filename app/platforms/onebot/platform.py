@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import bottle
 
-from app.platforms.base import Attachment, Limits, Wiring
+from app.platforms.base import Attachment, Limits, Pacing, Wiring
 from app.platforms.fetching import Fetcher
 from app.platforms.onebot import events
 from app.platforms.onebot.delivery import QQDelivery, Sender
@@ -50,6 +50,15 @@ class OneBot:
 
     def configured(self, values: Values) -> bool:
         return bool(values.onebot_api_url and values.onebot_secret)
+
+    def pacing(self, values: Values) -> Pacing:
+        # Fewer, larger parts, later: QQ's risk control dislikes bursts of messages.
+        return Pacing.read(
+            values, min_chars="onebot_min_part_chars", notice_after="onebot_thinking_notice_seconds"
+        )
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        self._delivery.notice(job, text, values)
 
     def deliver(self, job: Job, text: str, values: Values) -> None:
         self._delivery(job, text, values)

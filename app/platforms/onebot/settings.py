@@ -12,6 +12,10 @@ from app.platforms.onebot.words import SETTING_WORDS
 # reference/platforms.md §2.6: AstrBot sends 1–1.5 k characters 1.5–3.5 s apart).
 PART_CHARS = 1500
 SEND_INTERVAL = 1.5
+# While a slow model writes, fewer and larger parts than elsewhere, for the same reason, and a
+# later notice: every message counts towards the spam control.
+MIN_PART_CHARS = 600
+NOTICE_SECONDS = 30
 
 PROBLEMS: dict[str, str] = {
     "qq_token_chars": "may hold only letters, digits and ASCII punctuation, without spaces (as "
@@ -115,5 +119,29 @@ SETTINGS: tuple[Setting, ...] = (
         help="How long the bot waits between two messages it sends. Below 1 s QQ may take the "
         "bot for a spammer.",
         words=SETTING_WORDS["onebot_send_interval"],
+    ),
+    Setting(
+        "onebot_min_part_chars",
+        "int",
+        MIN_PART_CHARS,
+        group="qq",
+        label="Smallest QQ part (characters)",
+        minimum=100,
+        maximum=4500,
+        help="With partial replies on, a part of an answer goes to QQ before the rest only once it "
+        "is at least this long and ends a paragraph. Fewer messages keep QQ's spam control calm.",
+        words=SETTING_WORDS["onebot_min_part_chars"],
+    ),
+    Setting(
+        "onebot_thinking_notice_seconds",
+        "int",
+        NOTICE_SECONDS,
+        group="qq",
+        label="QQ thinking notice after (seconds)",
+        minimum=0,
+        maximum=3600,
+        help="When no part of an answer is ready after this long, the bot says once in QQ that "
+        "the model is slow and the answer follows. 0: never.",
+        words=SETTING_WORDS["onebot_thinking_notice_seconds"],
     ),
 )

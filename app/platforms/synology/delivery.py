@@ -31,6 +31,7 @@ class Sender(Protocol):
         start: int = 0,
         on_sent: Callable[[int], None] | None = None,
         file_url: str = "",
+        cuts: Sequence[int] = (),
     ) -> int: ...
 
 
@@ -62,24 +63,16 @@ class ChatDelivery:
         self._clock = clock
 
     def __call__(self, job: Job, text: str, values: Values) -> None:
-        user_id: int | None = int(people.local(job.person))
-        if job.channel:
-            channel = next((c for c in values.channels if c.name == job.channel), None)
-            if channel is None:
-                self._fail(job, "config", f"the channel {job.channel} is no longer configured")
-                return
-            url, user_id = channel.incoming_url, None
-            text = f"@{job.username or people.local(job.person)}\n{text}"
-            if self._echoes:  # before posting: Chat may hand our own post back at once
-                self._echoes.remember(channel.name, split(text))
-        else:
-            url = values.bot_incoming_url
-            if not url:
-                self._fail(job, "config", "bot_incoming_url is not set, so the answer cannot be posted")
-                return
+        place = self._place(job, values)
+        if place is None:
+            return
+        url, user_id, head = place
+        text, cuts = head + text, [cut + len(head) for cut in job.cuts]
+        if job.channel and self._echoes:  # before posting: Chat may hand our own post back at once
+            self._echoes.remember(job.channel, split(text, cuts))
         verify: bool | str = values.ca_bundle or bool(values.tls_verify)
         try:
-            self._post_all(job, url, text, user_id, verify, file_url=self._offer(job))
+            self._post_all(job, url, text, cuts, user_id=user_id, verify=verify, file_url=self._offer(job))
         except ChatError as exc:  # its text never holds the URL or the token
             retry_or_give_up(
                 job,
@@ -91,6 +84,34 @@ class ChatDelivery:
                 give_up=lambda kind, message: self._fail(job, kind, message),
             )
 
+    def _place(self, job: Job, values: Values) -> tuple[str, int | None, str] | None:
+        """Where the job's posts go: the URL, the user for the bot's URL, and the head of the
+        first post (the asker's name in a channel). None, reported, when there is nowhere."""
+        if job.channel:
+            channel = next((c for c in values.channels if c.name == job.channel), None)
+            if channel is None:
+                self._fail(job, "config", f"the channel {job.channel} is no longer configured")
+                return None
+            return channel.incoming_url, None, f"@{job.username or people.local(job.person)}\n"
+        if not values.bot_incoming_url:
+            self._fail(job, "config", "bot_incoming_url is not set, so the answer cannot be posted")
+            return None
+        return values.bot_incoming_url, int(people.local(job.person)), ""
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        """One short post beside the answer ("thinking…"); not retried, a failure only logged."""
+        place = self._place(job, values)
+        if place is None:
+            return
+        url, user_id, head = place
+        if job.channel and self._echoes:
+            self._echoes.remember(job.channel, [head + text])
+        verify: bool | str = values.ca_bundle or bool(values.tls_verify)
+        try:
+            self._sender.send(url, head + text, user_id=user_id, verify=verify)
+        except ChatError as exc:
+            log.info("could not post a notice to user %s: %s", job.person, exc)
+
     def _offer(self, job: Job) -> str:
         """The file_url Chat downloads the reply's file from: Chat attaches a file only that
         way, one per post. Offered for a few minutes at an unguessable address (downloads.py)."""
@@ -101,12 +122,20 @@ class ChatDelivery:
         return f"{job.base_url}/files/{key}/{quote(found.name)}" if key else ""
 
     def _post_all(
-        self, job: Job, url: str, text: str, user_id: int | None, verify: bool | str, *, file_url: str
+        self,
+        job: Job,
+        url: str,
+        text: str,
+        cuts: Sequence[int],
+        *,
+        user_id: int | None,
+        verify: bool | str,
+        file_url: str,
     ) -> None:
         def progress(count: int) -> None:
             record_progress(self._store, job, count)
 
-        total = len(split(text))
+        total = len(split(text, cuts))
         if not job.posting:
             # A stop from here on may leave a post half done: the restart says so.
             job.posting = True
@@ -127,6 +156,7 @@ class ChatDelivery:
                         start=job.sent,
                         on_sent=progress,
                         file_url=file_url,
+                        cuts=cuts,
                     )
                 except ChatError as exc:
                     if exc.kind != "file":
@@ -136,7 +166,7 @@ class ChatDelivery:
                     log.warning("Chat could not fetch the file for user %s: %s", job.person, exc)
                     note = f"{text}\n\n{i18n.t(job.lang, 'file_not_fetched')}"
                     self._sender.send(
-                        url, note, user_id=user_id, verify=verify, start=job.sent, on_sent=progress
+                        url, note, user_id=user_id, verify=verify, start=job.sent, on_sent=progress, cuts=cuts
                     )
                 return
             except ChatError as exc:

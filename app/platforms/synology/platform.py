@@ -11,7 +11,7 @@ import bottle
 
 from app import people
 from app.platforms import http
-from app.platforms.base import Attachment, Limits, Wiring
+from app.platforms.base import Attachment, Limits, Pacing, Wiring
 from app.platforms.retrying import Progress
 from app.platforms.synology import webhook, wire
 from app.platforms.synology.delivery import ChatDelivery, Sender
@@ -54,6 +54,12 @@ class SynologyChat:
     def configured(self, values: Values) -> bool:
         bot = wire.expected_token(values.bot_token, values.bot_incoming_url)
         return bool(bot or values.channels or values.slash_tokens)
+
+    def pacing(self, values: Values) -> Pacing:
+        return Pacing.read(values)
+
+    def notice(self, job: Job, text: str, values: Values) -> None:
+        self._delivery.notice(job, text, values)
 
     def deliver(self, job: Job, text: str, values: Values) -> None:
         self._delivery(job, text, values)

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,7 +20,7 @@ import urllib3
 
 from app.platforms.http import BadRequest
 from app.platforms.synology.integrations import expected_token, token_from_url, token_matches
-from app.text import size, split_message
+from app.text import size, split_message, split_sections
 
 __all__ = [
     "BadRequest",
@@ -36,9 +36,10 @@ MIN_INTERVAL = 0.5  # Chat answers 411 "too fast" to posts closer together than 
 SEND_TIMEOUT = 30.0  # DSM 7 was seen taking over 10 s to answer a post it did deliver
 
 
-def split(text: str) -> list[str]:
-    """The posts an answer becomes in Chat."""
-    return split_message(text, MAX_CHARS)
+def split(text: str, cuts: Sequence[int] = ()) -> list[str]:
+    """The posts an answer becomes in Chat: cut first where parts went out while the model
+    wrote it (job.cuts), then each piece within Chat's limit."""
+    return split_sections(text, cuts, MAX_CHARS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,12 +227,13 @@ class ChatClient:
         start: int = 0,
         on_sent: Callable[[int], None] | None = None,
         file_url: str = "",
+        cuts: Sequence[int] = (),
     ) -> int:
         """Post `text` in as many posts as it needs, from chunk `start` on: to one user (the
         bot's URL) or to a channel (a channel's incoming URL, user_id None). A file_url goes with
         the last post; Chat downloads it itself. Calls on_sent(n) after the n-th chunk went out,
         so a restart can resume. Returns the count."""
-        chunks = split(text)
+        chunks = split(text, cuts)
         for index in range(start, len(chunks)):
             payload: dict[str, Any] = {"text": chunks[index]}
             if user_id is not None:
