@@ -23,7 +23,7 @@ SPK        := dist/SynoChatGPT-$(SPK_VERSION)-$(ARCH).spk
 PIP_VERSION := 26.3
 APP_FILES  := $(shell find app -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help venv run test lint typecheck unit clean wheelhouse docker docker-test spk spk-test spk-arm-test bench
+.PHONY: help venv run test lint typecheck unit clean wheelhouse docker docker-test spk spk-test spk-arm-test bench bench-reference
 
 help:
 	@echo "make run    start the server on http://localhost:$(PORT) with data in ./$(DATA)"
@@ -33,7 +33,8 @@ help:
 	@echo "make spk    build $(SPK) (ARCH=x86_64 or armv8)"
 	@echo "make spk-test      check both .spk files and install them in a simulated DSM (root)"
 	@echo "make spk-arm-test  run the armv8 package in an emulated arm64 Debian (root, qemu)"
-	@echo "make bench  speed and memory figures; writes bench/results/latest.md and .png"
+	@echo "make bench  speed and memory figures; writes bench/results/runs/latest.md and .png (untracked)"
+	@echo "make bench-reference  the same, and makes it the committed bench/results/reference.md"
 	@echo "make clean  remove the venv, build output and caches (never ./$(DATA))"
 
 ## Environment ##############################################################
@@ -69,6 +70,10 @@ test: lint typecheck unit
 # Speed and memory against the fakes (a model taking 3 s); a report, not a pass/fail test.
 bench: venv
 	$(PY) bench/run.py
+
+# On purpose only: the committed figures README points to.
+bench-reference: venv
+	$(PY) bench/run.py --new-reference
 
 ## Packages ################################################################
 

@@ -1,7 +1,9 @@
 """make bench: SynoChatGPT's speed and memory against the fake model (3 s an answer) and the fake
-Synology Chat, with the real server in its own process. Prints the figures, and writes a
-Markdown report and a PNG chart to bench/results/ (latest.md and latest.png are committed; the
-raw runs under runs/ are not).
+Synology Chat, with the real server in its own process. Prints the figures, and writes the raw
+figures, a Markdown report and a PNG chart to bench/results/runs/ (latest.md, latest.png), which
+git ignores: running it never changes a tracked file. The committed reference,
+bench/results/reference.md and .png, changes only on purpose: `make bench-reference` (a new run)
+or `python bench/run.py --reference <run.json>` (from one already made).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import store as store_module  # noqa: E402
-from bench import answers, dingtalk, logins, onebot, pictures, slow  # noqa: E402
+from bench import answers, dingtalk, local_model, logins, onebot, pictures, slow  # noqa: E402
 from tests.fake_http import free_port  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.fake_synology import FakeChat  # noqa: E402
@@ -220,9 +222,11 @@ def store_run(sizes: tuple[int, ...], repeats: int = 200) -> dict[int, dict[str,
 
 
 def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--report":  # rewrite the report from a raw run
-        write_results(json.loads(Path(sys.argv[2]).read_text()))
+    if len(sys.argv) == 3 and sys.argv[1] in ("--report", "--reference"):  # from a raw run
+        reference = sys.argv[1] == "--reference"
+        write_results(json.loads(Path(sys.argv[2]).read_text()), reference=reference)
         return 0
+    reference = sys.argv[1:] == ["--new-reference"]
     model = FakeOpenAI(api_key=API_KEY).start()
     model.delay = MODEL_SECONDS
     chat = FakeChat(TOKEN, min_interval=0.5).start()
@@ -286,6 +290,9 @@ def main() -> int:
             )
         )
         figures.update(picture_figures(model, chat))
+        figures.update(
+            local_model.measure(lambda extra, data: Server(model, chat, data, extra), model, chat, TOKEN)
+        )
     finally:
         model.stop()
         chat.stop()
@@ -295,7 +302,7 @@ def main() -> int:
         print(
             f"store with {size:>5} conversations: job {times['add_job']:.2f} ms, exchange {times['append']:.2f} ms"
         )
-    write_results(figures)
+    write_results(figures, reference=reference)
     return 0
 
 
@@ -337,10 +344,11 @@ def hardening(model: FakeOpenAI, chat: FakeChat, figures: dict[str, Any]) -> Non
     )
 
 
-def write_results(figures: dict[str, Any]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write_results(figures: dict[str, Any], *, reference: bool = False) -> None:
+    """The raw figures, the report and its chart under runs/ (untracked); with `reference`, the
+    report and chart also become the committed reference."""
     runs_dir = RESULTS / "runs"
-    runs_dir.mkdir(exist_ok=True)
+    runs_dir.mkdir(parents=True, exist_ok=True)
     stamp = figures["date"].replace(":", "")
     raw = runs_dir / f"{stamp}.json"
     if not raw.exists():
@@ -417,6 +425,7 @@ def write_results(figures: dict[str, Any]) -> None:
         *onebot.report(figures, MODEL_SECONDS),
         *dingtalk.report(figures, MODEL_SECONDS),
         *pictures.report(figures),
+        *local_model.report(figures),
         "",
         "| conversations stored | store one message: median ms | p99 ms | add one exchange: median ms |",
         "|---|---|---|---|",
@@ -431,11 +440,13 @@ def write_results(figures: dict[str, Any]) -> None:
         "Chat gets its 200. Its slowest 1 % is the disk's fsync latency, and that is most of the",
         "webhook's p99 when many messages arrive together.",
     ]
-    lines += ["", "![chart](latest.png)", ""]
-    (RESULTS / "latest.md").write_text("\n".join(lines), encoding="utf-8")
+    targets = [(runs_dir, "latest")] + ([(RESULTS, "reference")] if reference else [])
+    for folder, name in targets:
+        report = [*lines, "", f"![chart]({name}.png)", ""]
+        (folder / f"{name}.md").write_text("\n".join(report), encoding="utf-8")
+        chart(figures, folder / f"{name}.png")
     print("\n".join(lines[7 : 7 + len(checks) + 2]))
-    chart(figures, RESULTS / "latest.png")
-    print(f"report: {RESULTS / 'latest.md'}")
+    print(f"report: {', '.join(str(folder / f'{name}.md') for folder, name in targets)}")
 
 
 def chart(figures: dict[str, Any], target: Path) -> None:
