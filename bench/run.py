@@ -223,10 +223,8 @@ def store_run(sizes: tuple[int, ...], repeats: int = 200) -> dict[int, dict[str,
 
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] in ("--report", "--reference"):  # from a raw run
-        reference = sys.argv[1] == "--reference"
-        write_results(json.loads(Path(sys.argv[2]).read_text()), reference=reference)
+        write_results(json.loads(Path(sys.argv[2]).read_text()), reference=sys.argv[1] == "--reference")
         return 0
-    reference = sys.argv[1:] == ["--new-reference"]
     model = FakeOpenAI(api_key=API_KEY).start()
     model.delay = MODEL_SECONDS
     chat = FakeChat(TOKEN, min_interval=0.5).start()
@@ -302,7 +300,7 @@ def main() -> int:
         print(
             f"store with {size:>5} conversations: job {times['add_job']:.2f} ms, exchange {times['append']:.2f} ms"
         )
-    write_results(figures, reference=reference)
+    write_results(figures, reference=sys.argv[1:] == ["--new-reference"])
     return 0
 
 
