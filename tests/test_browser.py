@@ -3,74 +3,20 @@ whole walk, from the first-run page to logout. Screenshots go to tests/artifacts
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import BOT_TOKEN, Bot
+from tests.conftest import BOT_TOKEN, Bot, shot
 from tests.fake_dingtalk import FakeDingTalk
 from tests.fake_onebot import FakeNapCat
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
 
-CHROMIUM = os.environ.get("SYNOCHATGPT_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
-# Without these Chromium keeps trying to reach Google's servers, which a closed network punishes.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "browser walk passphrase"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    tab = context.new_page()
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        # A CSP violation or a script error shows up here. A page answered 401 or 400 on purpose
-        # (a wrong password, a wrong field) is logged as a failed load: that is expected.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.append(message.text)
-
-    def on_response(response: Response) -> None:
-        if response.status == 404:
-            problems.append(f"404 for {response.url}")
-
-    tab.on("console", on_console)
-    tab.on("pageerror", lambda error: problems.append(str(error)))
-    tab.on("response", on_response)
-    yield tab
-    context.close()
-    assert problems == [], f"the browser reported errors: {problems}"
-
-
-def shot(page: Page, name: str, full: bool = True) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
 
 
 def test_a_new_owner_sets_everything_up_in_the_browser(
