@@ -45,11 +45,22 @@ class Setting:
     # (language, label, help) for the page's other languages. A platform's settings carry their
     # words here; the core's are in pagetext.SETTING_TEXTS.
     words: tuple[tuple[str, str, str], ...] = ()
+    # The most characters a text value may have (the page's maxlength too); 0: the kind's own.
+    max_chars: int = 0
+
+    @property
+    def longest(self) -> int:
+        return self.max_chars or (MAX_TEXT if self.kind == "text" else MAX_LINE)
 
     @property
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
 
+
+# Long enough for any real prompt or address, short enough that a pasted book is refused on the
+# page, next to its field, rather than by the server's 1 MB cap on a request.
+MAX_TEXT = 20_000
+MAX_LINE = 2_000
 
 # Why a value is refused: a key the page translates, and the English the CLI and logs print.
 # A platform's own keys are in its settings module (settings.PROBLEMS has them all).
@@ -62,6 +73,7 @@ PROBLEMS: dict[str, str] = {
     "number": "must be a number",
     "finite": "must be a finite number",
     "range": "must be between {low} and {high}",
+    "too_long": "must be at most {max} characters (this has {count})",
     "pw_short": f"must be at least {auth.MIN_PASSWORD} characters long",
     "pw_long": f"must be at most {auth.MAX_PASSWORD} characters long",
     "unknown": "is not a setting",

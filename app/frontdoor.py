@@ -31,6 +31,7 @@ class Verdict:
     ready: bool = False
     status: int = 0
     reason: str = ""
+    language: str = ""  # set for a browser's page request: the answer is a page in it
 
 
 def check(data: bytes, max_body: int) -> Verdict:
@@ -50,6 +51,7 @@ def check(data: bytes, max_body: int) -> Verdict:
         return _refuse(505 if _OTHER_VERSION.match(line) else 400, "the request line is malformed")
     lengths: list[bytes] = []
     encodings: list[bytes] = []
+    accept = languages = b""
     for line in data[:end].split(b"\n")[1:]:
         name, colon, value = line.rstrip(b"\r").partition(b":")
         if not colon or not _TOKEN.match(name):
@@ -61,6 +63,10 @@ def check(data: bytes, max_body: int) -> Verdict:
             lengths += [part.strip() for part in value.split(b",")]
         elif lowered == b"transfer-encoding":
             encodings += [part.strip().lower() for part in value.split(b",") if part.strip()]
+        elif lowered == b"accept":
+            accept = value.lower()
+        elif lowered == b"accept-language":
+            languages = value.lower()
     if encodings:
         if lengths:
             return _refuse(400, "Content-Length and Transfer-Encoding together")
@@ -73,10 +79,39 @@ def check(data: bytes, max_body: int) -> Verdict:
         return _refuse(400, "Content-Length is not one plain number")
     length = int(lengths[0])
     if length > max_body:
-        return _refuse(413, f"the body is larger than {max_body // (1024 * 1024) or 1} MB")
+        # A form sent from the settings page gets a page it can read, not the webhooks' JSON.
+        page = _language(languages) if b"text/html" in accept else ""
+        return Verdict(
+            status=413, reason=f"the body is larger than {max_body // (1024 * 1024) or 1} MB", language=page
+        )
     if length <= BODY_WAIT and len(data) - end - gap < length:
         return Verdict()
     return Verdict(ready=True)
+
+
+def _language(header: bytes) -> str:
+    """The page's language from Accept-Language: its first Chinese or English entry."""
+    for part in header.split(b","):
+        tag = part.split(b";")[0].strip()
+        if tag.startswith((b"zh-tw", b"zh-hk", b"zh-mo", b"zh-hant")):
+            return "zh-Hant"
+        if tag.startswith(b"zh"):
+            return "zh"
+        if tag.startswith(b"en"):
+            return "en"
+    return "en"
+
+
+# The one page the front door answers with (the app's pages need a thread and the request).
+TOO_LARGE_PAGE = {
+    "en": ("Too much to save", "The form is larger than {mb} MB, so nothing was saved. A text field "
+           "holds at most 20,000 characters (the system prompt, say): go back, shorten it, and save "
+           "again."),
+    "zh": ("内容太多，无法保存", "表单超过 {mb} MB，没有保存任何内容。文本框最多 20,000 个字符"
+           "（例如系统提示词）：请返回缩短后再保存。"),
+    "zh-Hant": ("內容太多，無法儲存", "表單超過 {mb} MB，沒有儲存任何內容。文字欄位最多 20,000 個字元"
+                "（例如系統提示詞）：請返回縮短後再儲存。"),
+}  # fmt: skip
 
 
 def _refuse(status: int, reason: str) -> Verdict:
@@ -92,13 +127,23 @@ REASONS = {
 }
 
 
-def response(status: int, reason: str, headers: dict[str, str]) -> bytes:
-    """A complete HTTP/1.1 answer that closes the connection, with the app's security headers."""
+def response(status: int, reason: str, headers: dict[str, str], language: str = "") -> bytes:
+    """A complete HTTP/1.1 answer that closes the connection, with the app's security headers:
+    JSON, or with a language a short page in it."""
     body = json.dumps({"success": False, "error": reason}).encode()
+    kind = "application/json"
+    if language in TOO_LARGE_PAGE:
+        title, words = TOO_LARGE_PAGE[language]
+        text = words.format(mb=reason.rsplit(" ", 2)[-2])
+        body = (
+            f'<!doctype html><html lang="{language}"><meta charset="utf-8"><title>{title}</title>'
+            f'<h1>{title}</h1><p id="too-large">{text}</p><p><a href="/#settings">←</a></p></html>'
+        ).encode()
+        kind = "text/html"
     lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     lines += [
-        "Content-Type: application/json; charset=utf-8",
+        f"Content-Type: {kind}; charset=utf-8",
         f"Content-Length: {len(body)}",
         "Connection: close",
         "",

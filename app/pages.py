@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import bottle
 
 from app import __version__, auth, chart, checks, dashboard, pagetext, people, settings
+from app.bot import estimate_tokens
 from app.monitor import Monitor
 from app.settings import Values
 from app.settingsform import FormResult, apply_form, channel_rows, read_settings_form
@@ -40,6 +41,7 @@ CHART_DAYS = 14
 # A DingTalk member's userId as the admin console shows it ("manager4", "0123456789-1").
 DINGTALK_USER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MESSAGES = ("saved", "password_changed", "logged_out", "welcome", "people_saved")  # ?msg= keys the page shows
+IN_PLACE = ("saved", "password_changed", "people_saved")  # shown beside the part that was used
 
 
 class Pending(Protocol):
@@ -421,6 +423,8 @@ class Pages:
             chart_rows=rows,
             chart_days=days,
             message=message if message in MESSAGES else "",
+            IN_PLACE=IN_PLACE,
+            prompt_warning=prompt_warning(values, t) if bottle.request.query.get("warn") == "prompt" else "",
             last_user=dashboard.last_sender(webhooks, people.SYNOLOGY),
             last_qq=dashboard.last_sender(webhooks, "qq"),
             fmt_time=dashboard.fmt_time,
@@ -444,7 +448,11 @@ class Pages:
             "settings saved from the settings page: %s",
             ", ".join(sorted([*result.changes, *result.remove])) or "nothing changed",
         )
-        return redirect("/?msg=saved#settings")
+        saved = self.console.settings()
+        # A prompt that fills much of the budget crowds out the history (bot.build_messages keeps
+        # the prompt whole and drops the oldest exchanges): saved, with a warning beside Save.
+        heavy = estimate_tokens(saved.system_prompt) > int(saved.context_tokens) // 2
+        return redirect("/?msg=saved&warn=prompt#settings" if heavy else "/?msg=saved#settings")
 
     def change_password(self) -> str:
         console = self.console
@@ -471,7 +479,7 @@ class Pages:
         console.save({"admin_password": password_hash}, ())
         console.sessions.end_others(current_session().id, password_hash)
         log.info("the admin password was changed from %s; other sessions ended", client)
-        return redirect("/?msg=password_changed#account")
+        return redirect("/?msg=password_changed#account")  # where its confirmation is
 
     def save_people(self) -> str:
         """Each person's own token quotas; an empty field means the general one."""
@@ -581,3 +589,9 @@ class Pages:
         response: bottle.HTTPResponse = bottle.static_file(name, root=str(STATIC))
         response.set_header("Cache-Control", "public, max-age=3600")
         return response
+
+
+def prompt_warning(values: Values, t: pagetext.Translator) -> str:
+    """What a big system prompt costs, in the reader's words; empty once it no longer does."""
+    tokens, budget = estimate_tokens(values.system_prompt), int(values.context_tokens)
+    return t("warn_prompt_budget", tokens=f"{tokens:,}", budget=f"{budget:,}") if tokens > budget // 2 else ""

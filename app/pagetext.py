@@ -282,6 +282,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "secret_set": {"en": "Set, ends in …{tail}", "zh": "已设置，末尾为 …{tail}"},
     "secret_set_short": {"en": "Set", "zh": "已设置"},
     "secret_unset": {"en": "Not set", "zh": "未设置"},
+    "secret_typed": {
+        "en": "As you typed it: not saved yet, saved with the form once the marked fields are right",
+        "zh": "保留了你输入的内容：尚未保存，改正标出的项目后随表单一起保存",
+    },
     "secret_replace": {"en": "Paste a new value to replace it", "zh": "粘贴新值以替换"},
     "secret_enter": {"en": "Paste the value", "zh": "粘贴值"},
     "secret_clear": {"en": "Clear it", "zh": "清除"},
@@ -457,6 +461,20 @@ TEXTS: dict[str, dict[str, str]] = {
     "p_number": {"en": "Enter a number, such as 0.7.", "zh": "请输入数字，例如 0.7。"},
     "p_finite": {"en": "Enter an ordinary number.", "zh": "请输入普通数字。"},
     "p_range": {"en": "Enter a number from {low} to {high}.", "zh": "请输入 {low} 到 {high} 之间的数字。"},
+    "p_too_long": {
+        "en": "At most {max} characters; this has {count}. Shorten it.",
+        "zh": "最多 {max} 个字符，这里有 {count} 个。请缩短。",
+    },
+    "at_most_chars": {"en": "At most {max} characters.", "zh": "最多 {max} 个字符。"},
+    "warn_prompt_budget": {
+        "en": "Saved, but the system prompt is about {tokens} tokens of the {budget}-token context budget. "
+        "It goes whole with every message, so only the rest holds a conversation's earlier messages "
+        "(none once it is over the budget), and every message costs at least {tokens} tokens. "
+        "Shorten it or raise the context budget.",
+        "zh": "已保存，但系统提示词约 {tokens} 个 token，上下文预算为 {budget} 个 token。它会随每条消息完整发送，"
+        "对话中较早的消息只能用剩下的预算（超出预算时一条也放不下），每条消息至少消耗 {tokens} 个 token。"
+        "请缩短提示词或调高上下文预算。",
+    },
     "p_image_size": {
         "en": "Enter width x height, such as 1024x1024, or auto.",
         "zh": "请输入 宽x高，例如 1024x1024，或 auto。",

@@ -93,6 +93,7 @@ TEXTS: dict[str, str] = {
     "secret_set": "已設定，末尾為 …{tail}",
     "secret_set_short": "已設定",
     "secret_unset": "未設定",
+    "secret_typed": "保留了你輸入的內容：尚未儲存，改正標出的項目後隨表單一起儲存",
     "secret_replace": "貼上新值以替換",
     "secret_enter": "貼上值",
     "secret_clear": "清除",
@@ -162,6 +163,11 @@ TEXTS: dict[str, str] = {
     "p_number": "請輸入數字，例如 0.7。",
     "p_finite": "請輸入普通數字。",
     "p_range": "請輸入 {low} 到 {high} 之間的數字。",
+    "p_too_long": "最多 {max} 個字元，這裡有 {count} 個。請縮短。",
+    "at_most_chars": "最多 {max} 個字元。",
+    "warn_prompt_budget": "已儲存，但系統提示詞約 {tokens} 個 token，上下文預算為 {budget} 個 token。它會隨每則訊息完整送出，"
+    "對話中較早的訊息只能用剩下的預算（超出預算時一則也放不下），每則訊息至少消耗 {tokens} 個 token。"
+    "請縮短提示詞或調高上下文預算。",
     "p_image_size": "請輸入 寬x高，例如 1024x1024，或 auto。",
     "p_pw_short": "至少 8 個字元。",
     "p_pw_long": "太長。",

@@ -179,7 +179,7 @@ class FrontDoor:
     def _refuse(self, conn: Any, verdict: frontdoor.Verdict) -> None:
         log.info("refused a request from %s (%d): %s", _address(conn), verdict.status, verdict.reason)
         with contextlib.suppress(OSError), _nonblocking(conn.socket) as sock:
-            sock.send(frontdoor.response(verdict.status, verdict.reason, self._headers))
+            sock.send(frontdoor.response(verdict.status, verdict.reason, self._headers, verdict.language))
         _close(conn)
 
 

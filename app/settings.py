@@ -447,6 +447,8 @@ def parse(setting: Setting, raw: Any) -> Any:
             if setting.required:
                 raise Invalid("required")
             return ""
+        if len(value) > setting.longest:
+            raise Invalid("too_long", max=f"{setting.longest:,}", count=f"{len(value):,}")
         if setting.kind == "url":
             _check_url(value)
         if setting.kind == "choice" and value not in setting.choices:

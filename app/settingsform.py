@@ -17,7 +17,9 @@ class FormResult:
     changes: dict[str, Any]
     remove: tuple[str, ...]
     errors: dict[str, settings.Invalid]
-    submitted: dict[str, Any]  # what the user typed, to show again next to an error (never secrets)
+    # What the user typed, to show again should the form be refused, secrets included: only what
+    # came in this request, never a stored secret (those the page shows by their last characters).
+    submitted: dict[str, Any]
 
 
 def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
@@ -58,8 +60,7 @@ def read_settings_form(fields: Mapping[str, str], values: Values) -> FormResult:
             raw = "true" if raw else "false"  # an unticked box is not posted at all
         elif item.secret and not raw.strip():
             continue
-        if not item.secret:
-            submitted[item.name] = raw
+        submitted[item.name] = raw
         try:
             value = settings.parse(item, raw)
         except settings.Invalid as exc:
@@ -77,7 +78,7 @@ def read_channels(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The channel rows of the form: existing ones by position (a secret left empty keeps the
     stored one, a ticked 'delete' drops the row) and the empty row for a new channel. Returns
-    the list to validate and the rows to show again, without secrets, should it be refused."""
+    the list to validate and the rows to show again, as typed, should it be refused."""
     rows: list[dict[str, Any]] = []
     shown: list[dict[str, Any]] = []
     for index in [*range(len(current)), "new"]:
@@ -88,7 +89,9 @@ def read_channels(
         }
         if old is None and not (typed["name"] or typed["token"] or typed["url"]):
             continue
+        # The typed token and URL come back too (this request's, never the stored ones).
         view = {"index": index, "name": typed["name"], "context": typed["context"], "old": old}
+        view |= {"token": typed["token"], "url": typed["url"]}
         view |= {"triggers": typed["triggers"], "delete": bool(fields.get(prefix + "delete"))}
         shown.append(view)
         if view["delete"]:

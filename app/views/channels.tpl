@@ -21,14 +21,14 @@
       % if old:
       <p class="secret-state">{{t('secret_set', tail=old.outgoing_token[-4:])}}</p>
       % end
-      <input type="password" id="ch-{{i}}-token" name="ch-{{i}}-token" autocomplete="new-password" spellcheck="false" placeholder="{{t('secret_replace') if old else t('secret_enter')}}">
+      <input type="password" id="ch-{{i}}-token" name="ch-{{i}}-token" autocomplete="new-password" spellcheck="false" placeholder="{{t('secret_replace') if old else t('secret_enter')}}" value="{{row.get('token', '')}}">
     </div>
     <div class="pair">
       <label for="ch-{{i}}-url">{{t('ch_url')}}</label>
       % if old:
       <p class="secret-state">{{t('secret_set', tail=old.incoming_url.removesuffix('%22')[-4:])}}</p>
       % end
-      <input type="password" id="ch-{{i}}-url" name="ch-{{i}}-url" autocomplete="new-password" spellcheck="false" placeholder="{{t('secret_replace') if old else t('ch_url_hint')}}">
+      <input type="password" id="ch-{{i}}-url" name="ch-{{i}}-url" autocomplete="new-password" spellcheck="false" placeholder="{{t('secret_replace') if old else t('ch_url_hint')}}" value="{{row.get('url', '')}}">
     </div>
     <div class="pair">
       <label for="ch-{{i}}-triggers">{{t('ch_triggers')}}</label>

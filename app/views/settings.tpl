@@ -8,11 +8,20 @@
   <a href="#account">{{t('sec_account')}}</a>
 </nav>
 <main>
-% if message:
+% # A save's result shows in the part of the page that was used (next to its button, which stays
+% # in view); only the others (welcome) at the top.
+% if message and message not in IN_PLACE:
 <p class="alert ok" role="status" id="message">{{t('msg_' + message)}}</p>
 % end
 % if errors:
-<p class="alert error" role="alert" id="error-summary">{{t('fix_fields_count', count=len(errors))}}</p>
+<div class="alert error" role="alert" id="error-summary">
+  <p>{{t('fix_fields_count', count=len(errors))}}</p>
+  <ul>
+  % for name in errors:
+    <li><a href="#field-{{name}}">{{t.label(settings.BY_NAME[name])}}</a></li>
+  % end
+  </ul>
+</div>
 % end
 
 <section id="status" class="card">
@@ -188,10 +197,17 @@
     % end
   </fieldset>
   % end
-  <div class="actions"><button type="submit" class="primary" id="save">{{t('save')}}</button></div>
+  <div class="actions"><button type="submit" class="primary" id="save">{{t('save')}}</button>
+  % if message == 'saved':
+    <span class="done" role="status" id="message">{{t('msg_saved')}}</span>
+  % end
+  % if prompt_warning:
+    <p class="alert error" role="alert" id="prompt-warning">{{prompt_warning}}</p>
+  % end
+  </div>
 </form>
 
-<form method="post" action="/people" id="people" class="card" novalidate autocomplete="off">
+<form method="post" action="/people#people" id="people" class="card" novalidate autocomplete="off">
   <h2>{{t('sec_people')}}</h2>
   <p class="help">{{t('people_help', daily=values.daily_tokens or t('no_limit'), monthly=values.monthly_tokens or t('no_limit'))}}</p>
   % if people_errors:
@@ -222,7 +238,11 @@
     </tbody>
   </table>
   </div>
-  <div class="actions"><button type="submit" id="save-people">{{t('save_quotas')}}</button></div>
+  <div class="actions"><button type="submit" id="save-people">{{t('save_quotas')}}</button>
+  % if message == 'people_saved':
+    <span class="done" role="status" id="message">{{t('msg_people_saved')}}</span>
+  % end
+  </div>
   % else:
   <p class="empty" id="people-empty">{{t('people_empty')}}</p>
   % end
@@ -253,13 +273,16 @@
 
 <section id="account" class="card">
   <h2>{{t('sec_account')}}</h2>
+  % if message == 'password_changed':
+  <p class="alert ok" role="status" id="message">{{t('msg_password_changed')}}</p>
+  % end
   % if 'admin_password' in values.fixed:
   <p class="note" id="password-fixed">{{t('pw_fixed')}}</p>
   % else:
   % if password_error:
   <p class="alert error" role="alert" id="password-error">{{t(password_error, wait=0)}}</p>
   % end
-  <form method="post" action="/password" class="stack">
+  <form method="post" action="/password#account" class="stack">
     <input type="hidden" name="csrf" value="{{csrf}}">
     <input type="text" name="username" value="admin" autocomplete="username" hidden>
     <label for="current">{{t('current_password')}}</label>
