@@ -97,6 +97,7 @@ def webhook_rows(console: Console, t: pagetext.Translator) -> list[dict[str, Any
             "client": w.client,
             "status": w.status,
             "accepted": w.accepted,
+            "outcome": w.outcome,
             "reason": t(f"wh_{w.reason}"),
             "detail": w.detail,
             # As the lists write the person: a Synology id bare, others with their platform.

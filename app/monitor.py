@@ -14,6 +14,14 @@ from typing import Any
 RECENT = 50
 
 
+# What became of a webhook, for the page's colours: answered, ignored on purpose (not for the
+# bot), held back by a rule the owner set (the person is told why), refused (the request was
+# wrong) or failed (the bot could not take it). Platforms' own reasons go by their status.
+ANSWERED = frozenset({"accepted", "duplicate", "slash_reply", "empty", "empty_prompt"})
+HELD = frozenset({"paused", "refused", "limited"})
+FAILED = frozenset({"store_failed", "busy", "not_configured", "no_incoming_url"})
+
+
 @dataclasses.dataclass(frozen=True)
 class WebhookRecord:
     at: float
@@ -26,6 +34,16 @@ class WebhookRecord:
     username: str = ""
     chars: int = 0
     platform: str = "synology"  # people.py's prefix: whose ids user_id is
+
+    @property
+    def outcome(self) -> str:
+        if self.reason in ANSWERED:
+            return "answered"
+        if self.reason in HELD:
+            return "held"
+        if self.reason in FAILED or self.status >= 500:
+            return "failed"
+        return "refused" if self.status >= 400 else "ignored"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import socket
+from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
@@ -159,3 +160,47 @@ def test_a_prompt_that_crowds_out_the_history_is_saved_with_a_warning(
     fields = admin.settings_form()
     fields["system_prompt"] = "Be brief."
     assert "warn" not in admin.post("/settings", fields).headers["Location"]
+
+
+# -- 9: recent webhooks coloured by meaning ------------------------------------------------------
+
+RED = "rgb(185, 28, 28)"
+
+
+def result_colours(page: Page) -> dict[str, str]:
+    """Each recent webhook's result text and the colour it is shown in."""
+    found: dict[str, str] = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('#webhook-list tbody tr')].map(
+             tr => [tr.lastElementChild.textContent, getComputedStyle(tr.lastElementChild).color]))"""
+    )
+    return found
+
+
+def test_recent_webhooks_are_red_only_when_something_went_wrong(
+    page: Page, make_bot: Callable[..., Bot], admin_hash: str, fake_chat: FakeChat
+) -> None:
+    team, slash = "T" * 64, "S" * 64
+    bot = make_bot(
+        admin_password=admin_hash,
+        slash_tokens=[slash],
+        channels=[{"name": "team", "outgoing_token": team, "incoming_url": fake_chat.channel_url("in" + team),
+                   "context": "shared", "triggers": ["@ai"]}],
+    )  # fmt: skip
+    bot.slash(slash, "/help")
+    bot.in_channel(team, "lunch, anyone?")
+    bot.say("hi", token="W" * 64)
+    bot.set(paused=True)
+    bot.say("are you there?")
+    bot.idle()
+    logged_in(page, bot)
+    for _ in range(2):  # as the page draws them, then as its Refresh button does
+        colours = result_colours(page)
+        by_words = {words: colours[next(k for k in colours if words in k)]
+                    for words in ("answered at once", "no trigger word", "paused", "wrong")}  # fmt: skip
+        assert by_words["wrong"] == RED, colours
+        for normal in ("answered at once", "no trigger word", "paused"):
+            assert by_words[normal] != RED, (normal, colours)
+        page.click("#refresh-webhooks")
+        page.wait_for_timeout(300)
+    page.locator("#webhooks").scroll_into_view_if_needed()
+    shot(page, "19-webhook-colours", full=False)

@@ -149,7 +149,7 @@
       const body = document.querySelector("#webhook-list tbody");
       body.replaceChildren();
       for (const row of answer.rows || []) {
-        const tr = el("tr", undefined, row.accepted ? "good" : "bad");
+        const tr = el("tr", undefined, "wh-" + row.outcome);
         const who = row.user_id !== null ? row.username + " (" + row.user_id + ")" : "–";
         const result = row.status + " · " + row.reason + (row.detail ? " — " + row.detail : "");
         for (const text of [row.time, row.client, who, result]) tr.append(el("td", text));

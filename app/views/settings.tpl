@@ -257,7 +257,7 @@
     <thead><tr><th>{{t('time')}}</th><th>{{t('from')}}</th><th>{{t('user')}}</th><th>{{t('result')}}</th></tr></thead>
     <tbody>
     % for w in webhooks:
-      <tr class="{{'good' if w.accepted else 'bad'}}">
+      <tr class="wh-{{w.outcome}}">
         <td>{{fmt_time(w.at)}}</td><td>{{w.client}}</td>
         <td>{{('%s (%s)' % (w.username, sender_of(w))) if w.user_id is not None else '–'}}</td>
         <td>{{w.status}} · {{t('wh_' + w.reason)}}{{(' — ' + w.detail) if w.detail else ''}}</td>
