@@ -6,12 +6,14 @@ tests/artifacts/screenshots/19-*.png."""
 from __future__ import annotations
 
 import html
+import re
 import socket
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
 from tests.conftest import API_KEY, Bot, shot
+from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
 from tests.webclient import ADMIN_PASSWORD, WebClient
@@ -204,3 +206,18 @@ def test_recent_webhooks_are_red_only_when_something_went_wrong(
         page.wait_for_timeout(300)
     page.locator("#webhooks").scroll_into_view_if_needed()
     shot(page, "19-webhook-colours", full=False)
+
+
+# -- 7: the model list of an earlier test does not stay ----------------------------------------------
+
+
+def test_a_failing_model_test_takes_away_the_last_servers_list(page: Page, admin_bot: Bot) -> None:
+    logged_in(page, admin_bot)
+    page.click("#test-model")
+    expect(page.locator("#model-picker-box")).to_be_visible()
+    expect(page.locator("#model-picker option")).not_to_have_count(0)
+    page.fill("#openai_base_url", f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+    page.click("#test-model")
+    expect(page.locator("#model-result")).to_have_class(re.compile(r"\berror\b"))
+    expect(page.locator("#model-picker-box")).to_be_hidden()
+    expect(page.locator("#model-picker option")).to_have_count(0)

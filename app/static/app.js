@@ -104,6 +104,9 @@
           picker.append(option);
         }
         pickerBox.hidden = false;
+      } else {  // this test found no list: the last server's list must not stay as if it were
+        picker.replaceChildren();
+        pickerBox.hidden = true;
       }
       const lines = [];
       if (models.length) lines.push(t("models_found", { count: models.length }));
