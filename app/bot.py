@@ -271,7 +271,7 @@ class Bot:
         except ModelError as exc:
             log.warning("model error for user %s after %d attempt(s): %s", job.person, exc.attempts, exc)
             if self._observer:
-                self._observer.error("model", exc.kind, redact(str(exc), values))
+                self._observer.error("model", exc.kind, redact(exc.detail, values))
             if pictures and _refuses_pictures(exc):
                 return i18n.t(job.lang, "err_vision", model=values.model)
             return self._explain(exc, job.lang, values)
@@ -400,6 +400,7 @@ class Bot:
             "rate_limit": "err_rate_limit",
             "timeout": "err_timeout",
             "unreachable": "err_unreachable",
+            "not_https": "err_not_https",
             "server": "err_server",
             "context": "err_context",
             "bad_request": "err_bad_request",

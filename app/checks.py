@@ -52,7 +52,8 @@ def test_model(
         try:
             data["models"] = client.list_models()[:500]
         except ModelError as exc:  # some servers have no /models; the prompt may still work
-            data["models_error"] = redact(str(exc), values)
+            # Kept as a Result for the page to put in words, like the prompt's own error.
+            data["models_problem"] = Result(False, exc.kind, exc.status, redact(exc.detail, values))
     started = clock()
     try:
         reply = model.complete([{"role": "user", "content": PROMPT}])

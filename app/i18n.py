@@ -391,6 +391,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "模型在 {timeout:g} 秒内没有回答（已尝试 {attempts} 次），可能正忙或负载过高。"
         "发送 /retry 重试。",
     },
+    "err_not_https": {
+        "en": "The model server's address starts with https://, but the server speaks plain HTTP. "
+        "An admin should change it to http:// on the settings page.",
+        "zh": "模型服务器地址以 https:// 开头，但服务器使用普通 HTTP。请管理员在设置页面改为 http://。",
+    },
     "err_unreachable": {
         "en": "I cannot reach the model server ({attempts} tries). It may be off or the address "
         "may be wrong. Send /retry once it is back.",

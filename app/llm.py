@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from app.plainhttp import innermost, plain_http
+
 if TYPE_CHECKING:
     import openai
 
@@ -51,7 +53,7 @@ def _sdk() -> ModuleType:
 
 
 class ModelError(Exception):
-    """kind: auth, quota, not_found, rate_limit, timeout, unreachable, server, context,
+    """kind: auth, quota, not_found, rate_limit, timeout, unreachable, not_https, server, context,
     bad_request, bad_response, deadline (nothing arrived within answer_timeout). `attempts` is
     how many calls were made."""
 
@@ -375,7 +377,10 @@ def _translate(exc: openai.APIError) -> ModelError:
     if isinstance(exc, sdk.APITimeoutError):
         return ModelError("timeout")
     if isinstance(exc, sdk.APIConnectionError):
-        return ModelError("unreachable", type(exc.__cause__).__name__ if exc.__cause__ else "")
+        if plain_http(exc):
+            return ModelError("not_https", "the server answered in plain HTTP")
+        # The cause's own words ("Connection refused"), not a class name people cannot act on.
+        return ModelError("unreachable", innermost(exc.__cause__) if exc.__cause__ else "")
     if isinstance(exc, sdk.APIResponseValidationError):
         return ModelError("bad_response", "unexpected answer")
     if isinstance(exc, sdk.APIStatusError):

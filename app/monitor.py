@@ -74,6 +74,8 @@ class Monitor:
             self._webhooks.append(record)
 
     def error(self, source: str, kind: str, message: str) -> None:
+        # The page names the kind in words; the raw "auth: …" prefix would say it twice.
+        message = message.removeprefix(f"{kind}: ")
         with self._lock:
             self._errors.append(ErrorRecord(self._clock(), source, kind, message[:300]))
 

@@ -419,6 +419,7 @@ class Pages:
             status_info=dashboard.status_info(console, values, t),
             webhooks=webhooks,
             recent_errors=console.monitor.errors(),
+            error_kind=lambda kind: pagetext.error_kind(t, kind),
             chart_svg=chart.svg(rows, days, t("chart_title")),
             chart_rows=rows,
             chart_days=days,
@@ -511,30 +512,35 @@ class Pages:
 
     # -- live checks and data for the page's script ------------------------------------------------
 
-    def checked_values(self) -> tuple[Values, str | None]:
+    def checked_values(self, check: str) -> tuple[Values, str | None]:
+        """The form's values for a live check: only the fields that check uses may stop it (a
+        wrong model URL does not block Chat's test message); others keep their stored value."""
         values = self.console.settings()
         result = read_settings_form(form(), values)
+        result.errors = {name: exc for name, exc in result.errors.items() if uses(check, name)}
         if result.errors:
             t = pagetext.Translator(language())
             problems = {name: t.problem(exc) for name, exc in result.errors.items()}
-            return values, json_answer(400, ok=False, error=t("fix_fields"), fields=problems)
+            labels = {name: t.label(settings.BY_NAME[name]) for name in result.errors}
+            return values, json_answer(400, ok=False, error=t("fix_fields"), fields=problems, labels=labels)
         return apply_form(values, result), None
 
     def test_model(self) -> str:
-        values, refused = self.checked_values()
+        values, refused = self.checked_values("model")
         if refused is not None:
             return refused
         result = self.console.test_model(values)
         t = pagetext.Translator(language())
         body: dict[str, Any] = {"ok": result.ok, **result.data}
-        if "models_error" in body:
-            body["models_error"] = t("models_unlisted", detail=body["models_error"])
+        unlisted = body.pop("models_problem", None)
+        if unlisted is not None and result.ok:  # when the prompt failed too, its error says it
+            body["models_error"] = t("models_unlisted", detail=pagetext.model_error(t, unlisted))
         if not result.ok:
             body["error"] = pagetext.model_error(t, result)
         return json_answer(200, **body)
 
     def test_chat(self) -> str:
-        values, refused = self.checked_values()
+        values, refused = self.checked_values("chat")
         if refused is not None:
             return refused
         t = pagetext.Translator(language())
@@ -548,7 +554,7 @@ class Pages:
         return json_answer(200, **body)
 
     def test_qq(self) -> str:
-        values, refused = self.checked_values()
+        values, refused = self.checked_values("qq")
         if refused is not None:
             return refused
         t = pagetext.Translator(language())
@@ -564,7 +570,7 @@ class Pages:
         return json_answer(200, **body)
 
     def test_dingtalk(self) -> str:
-        values, refused = self.checked_values()
+        values, refused = self.checked_values("dingtalk")
         if refused is not None:
             return refused
         t = pagetext.Translator(language())
@@ -589,6 +595,19 @@ class Pages:
         response: bottle.HTTPResponse = bottle.static_file(name, root=str(STATIC))
         response.set_header("Cache-Control", "public, max-age=3600")
         return response
+
+
+# What each live check reads: setting groups, or single settings of another group.
+CHECK_USES = {
+    "model": ("model", "proxy", "request_timeout", "answer_timeout", "max_answer_chars", "max_retries"),
+    "chat": ("chat", "tls_verify", "ca_bundle"),
+    "qq": ("qq",),
+    "dingtalk": ("dingtalk",),
+}
+
+
+def uses(check: str, name: str) -> bool:
+    return name in CHECK_USES[check] or settings.BY_NAME[name].group in CHECK_USES[check]
 
 
 def prompt_warning(values: Values, t: pagetext.Translator) -> str:

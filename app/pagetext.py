@@ -399,6 +399,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Cannot connect to the model server: check the URL, the port and that the server runs. {detail}",
         "zh": "无法连接模型服务器：请检查 URL、端口以及服务器是否在运行。{detail}",
     },
+    "me_not_https": {
+        "en": "The model server URL starts with https://, but the server there speaks plain HTTP. Use http:// "
+        "in the model server URL.",
+        "zh": "模型服务器 URL 以 https:// 开头，但那里的服务器使用普通 HTTP。请在模型服务器 URL 中改用 http://。",
+    },
     "me_server": {
         "en": "The model server had an error (HTTP {status}). {detail}",
         "zh": "模型服务器出错（HTTP {status}）。{detail}",
@@ -415,6 +420,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The server's answer was not what an OpenAI-compatible server sends. Is the URL right?",
         "zh": "服务器的回答不符合 OpenAI 兼容格式，URL 正确吗？",
     },
+    # an error's kind in a word or two, for Recent errors (kinds without one show none)
+    "ek_auth": {"en": "API key refused", "zh": "API 密钥被拒绝"},
+    "ek_quota": {"en": "No credit left", "zh": "额度已用完"},
+    "ek_not_found": {"en": "Not found", "zh": "未找到"},
+    "ek_rate_limit": {"en": "Rate limited", "zh": "被限流"},
+    "ek_timeout": {"en": "No answer in time", "zh": "未及时回答"},
+    "ek_unreachable": {"en": "Cannot connect", "zh": "无法连接"},
+    "ek_not_https": {"en": "Not HTTPS", "zh": "不是 HTTPS"},
+    "ek_server": {"en": "Server error", "zh": "服务器出错"},
+    "ek_context": {"en": "Prompt too long", "zh": "提示词过长"},
+    "ek_bad_request": {"en": "Request refused", "zh": "请求被拒绝"},
+    "ek_bad_response": {"en": "Unexpected answer", "zh": "回答格式异常"},
+    "ek_deadline": {"en": "Answer took too long", "zh": "回答耗时过长"},
+    "ek_token": {"en": "Wrong token", "zh": "token 错误"},
+    "ek_payload": {"en": "Not delivered", "zh": "未送达"},
+    "ek_tls": {"en": "Certificate problem", "zh": "证书问题"},
+    "ek_config": {"en": "Not set up", "zh": "未设置"},
+    "ek_too_long": {"en": "Too long", "zh": "过长"},
+    "ek_too_fast": {"en": "Too fast", "zh": "过快"},
+    "ek_file": {"en": "File not fetched", "zh": "文件未取到"},
+    "ek_api": {"en": "Refused", "zh": "被拒绝"},
     # chat check errors
     "ce_no_url": {"en": "Set Bot incoming URL first.", "zh": "请先设置机器人传入 URL。"},
     "ce_token": {
@@ -440,6 +466,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Certificate error: the NAS's HTTPS certificate could not be verified. See CA certificate "
         "file and Verify the NAS's HTTPS certificate under Advanced.",
         "zh": "证书错误：无法验证 NAS 的 HTTPS 证书。请查看“高级”中的“CA 证书文件”和“验证 NAS 的 HTTPS 证书”。",
+    },
+    "ce_not_https": {
+        "en": "Bot incoming URL starts with https://, but the NAS speaks plain HTTP at that port. Use http:// "
+        "(DSM's HTTP port is usually 5000, its HTTPS port 5001).",
+        "zh": "机器人传入 URL 以 https:// 开头，但 NAS 在该端口使用普通 HTTP。请改用 http://"
+        "（DSM 的 HTTP 端口通常是 5000，HTTPS 端口是 5001）。",
     },
     "ce_timeout": {
         "en": "The NAS did not answer in time. The message may still arrive.",
@@ -745,6 +777,11 @@ def _lookup(key: str, lang: str) -> str:
     if lang == "zh-Hant":
         return pagetext_hant.TEXTS.get(key) or entry["zh"]
     return entry.get(lang) or entry["en"]
+
+
+def error_kind(t: Translator, kind: str) -> str:
+    """An error's kind in words for the page, or nothing for a kind without them."""
+    return t(f"ek_{kind}") if has(f"ek_{kind}") else ""
 
 
 def model_error(t: Translator, result: _Problem) -> str:

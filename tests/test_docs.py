@@ -80,7 +80,7 @@ MODULES = sorted(
 # change, or a new one appear, without the core changing.
 CORE = ("bot", "commands", "gate", "limits", "store", "worker", "llm", "people", "conversations", "migrate",
         "text", "export", "i18n", "settings", "declare", "monitor", "datalock", "chart", "drawing", "images",
-        "pictures", "partial")  # fmt: skip
+        "pictures", "partial", "plainhttp")  # fmt: skip
 INTERFACE = ("app.platforms.base",)  # the module and the names it defines
 
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import API_KEY, Bot, shot
 from tests.fake_http import free_port
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, openai_error
 from tests.fake_synology import FakeChat
 from tests.webclient import ADMIN_PASSWORD, WebClient
 
@@ -221,3 +221,50 @@ def test_a_failing_model_test_takes_away_the_last_servers_list(page: Page, admin
     expect(page.locator("#model-result")).to_have_class(re.compile(r"\berror\b"))
     expect(page.locator("#model-picker-box")).to_be_hidden()
     expect(page.locator("#model-picker option")).to_have_count(0)
+
+
+# -- 5, 6, 8: the live checks speak in the page's words and test only what they use -----------------
+
+
+def test_send_test_message_is_not_blocked_by_a_wrong_model_url(admin: WebClient, fake_chat: FakeChat) -> None:
+    fields = {**admin.settings_form(), "user_id": "4", "openai_base_url": "ftp://not-a-model-server"}
+    answer = admin.api("/api/test-chat", fields)
+    assert answer.status_code == 200 and answer.json()["ok"] is True, answer.text
+    model = admin.api("/api/test-model", fields)
+    assert model.status_code == 400, "the model's own check still refuses it"
+    assert model.json()["labels"] == {"openai_base_url": "Model server URL"}
+
+
+def test_https_to_a_plain_http_port_is_called_that(admin: WebClient, fake_chat: FakeChat) -> None:
+    plain = fake_chat.url().replace("http://", "https://")
+    answer = admin.api("/api/test-chat", {**admin.settings_form(), "user_id": "4", "bot_incoming_url": plain})
+    said = answer.json()["error"]
+    assert "speaks plain HTTP" in said and "http://" in said and "Certificate" not in said
+    model = admin.api("/api/test-model", {**admin.settings_form(), "openai_base_url": plain})
+    assert "speaks plain HTTP" in model.json()["error"]
+
+
+def test_checks_and_recent_errors_name_no_internal_codes(
+    page: Page, admin_bot: Bot, fake_model: FakeOpenAI
+) -> None:
+    logged_in(page, admin_bot)
+    page.fill("#openai_base_url", "ftp://x")
+    page.click("#test-model")
+    result = page.locator("#model-result")
+    expect(result).to_contain_text("Model server URL: ")
+    assert "openai_base_url" not in result.inner_text()
+    page.fill("#openai_base_url", fake_model.url)
+    page.fill("#test-user", "alice")
+    page.click("#test-chat")
+    chat = page.locator("#chat-result")
+    expect(chat).to_contain_text("a number such as 4")
+    assert chat.inner_text().count("a number such as 4") == 1 and "user_id" not in chat.inner_text()
+    # A model error in a conversation, then in Recent errors: its kind in words, once.
+    fake_model.fail_next(401, openai_error("Incorrect API key provided"))
+    admin_bot.say("hello")
+    admin_bot.idle()
+    page.reload()
+    row = page.locator("#error-list tbody tr").first
+    expect(row).to_contain_text("API key refused")
+    assert "auth" not in row.inner_text()
+    shot(page, "19-checks-in-words", full=False)

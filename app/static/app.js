@@ -57,7 +57,12 @@
   }
 
   function fieldLines(answer) {
-    return Object.entries(answer.fields || {}).map(([name, problem]) => name + ": " + problem);
+    // Each problem under the label people see, and none twice (a lone field's problem is often
+    // the answer's error itself).
+    const labels = answer.labels || {};
+    return Object.entries(answer.fields || {})
+      .filter(([name, problem]) => problem !== answer.error)
+      .map(([name, problem]) => (labels[name] ? labels[name] + ": " + problem : problem));
   }
 
   // -- copy buttons --------------------------------------------------------------------------

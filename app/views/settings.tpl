@@ -75,7 +75,12 @@
     <thead><tr><th>{{t('time')}}</th><th>{{t('source')}}</th><th>{{t('what')}}</th></tr></thead>
     <tbody>
     % for e in recent_errors[:20]:
-      <tr><td>{{fmt_time(e.at)}}</td><td>{{t('src_' + e.source)}}</td><td><strong>{{e.kind}}</strong> {{e.message}}</td></tr>
+      % kind = error_kind(e.kind)
+      <tr><td>{{fmt_time(e.at)}}</td><td>{{t('src_' + e.source)}}</td><td>
+      % if kind:
+        <strong>{{kind}}</strong>
+      % end
+        {{e.message}}</td></tr>
     % end
     </tbody>
   </table>

@@ -99,7 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
         group="advanced",
         label="Verify the NAS's HTTPS certificate",
         help="Check the NAS's HTTPS certificate when sending to Synology Chat. Turn off only for "
-        "a NAS with a self-signed certificate on a trusted network; prefer ca_bundle.",
+        "a NAS with a self-signed certificate on a trusted network; better, give its CA in CA "
+        "certificate file.",
         words=SETTING_WORDS["tls_verify"],
     ),
     Setting(

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import requests
 import urllib3
 
+from app.plainhttp import plain_http
 from app.platforms.http import BadRequest
 from app.platforms.synology.integrations import expected_token, token_from_url, token_matches
 from app.text import size, split_message, split_sections
@@ -282,11 +283,14 @@ class ChatClient:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
                     response = self._session().post(url, data=body, timeout=self._timeout, verify=verify)
-            except requests.exceptions.SSLError:
+            except requests.exceptions.SSLError as exc:
+                if plain_http(exc):
+                    said = "the address starts with https:// but the NAS answers in plain HTTP there"
+                    raise ChatError("not_https", said) from None
                 raise ChatError(
                     "tls",
-                    "the NAS's HTTPS certificate could not be verified: set "
-                    "ca_bundle to its CA, or turn off tls_verify on a trusted LAN",
+                    "the NAS's HTTPS certificate could not be verified: give its CA in CA certificate "
+                    "file, or on a trusted LAN turn off Verify the NAS's HTTPS certificate",
                 ) from None
             except requests.exceptions.ConnectTimeout:
                 raise ChatError("unreachable", "timed out connecting to the NAS") from None
