@@ -96,6 +96,7 @@ def read_channels(
         shown.append(view)
         if view["delete"]:
             continue
+        view["position"] = str(len(rows) + 1)  # as a refusal counts the rows (its `row`)
         row = {
             "name": typed["name"],
             "outgoing_token": typed["token"] or (old.outgoing_token if old else ""),

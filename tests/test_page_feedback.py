@@ -268,3 +268,36 @@ def test_checks_and_recent_errors_name_no_internal_codes(
     expect(row).to_contain_text("API key refused")
     assert "auth" not in row.inner_text()
     shot(page, "19-checks-in-words", full=False)
+
+
+# -- 12: a channel row's mistake is marked on its own field and explained ----------------------------
+
+
+def red_fields(page: Page, row: str) -> list[str]:
+    """The inputs of a channel row drawn with the error colour."""
+    found: list[str] = page.evaluate(
+        f"""() => [...document.querySelectorAll('#channel-{row} input, #channel-{row} select')]
+             .filter(e => getComputedStyle(e).borderTopColor === '{RED}').map(e => e.id)"""
+    )
+    return found
+
+
+def test_a_channel_mistake_marks_only_its_field_and_keeps_the_rest(
+    page: Page, admin_bot: Bot, fake_chat: FakeChat
+) -> None:
+    logged_in(page, admin_bot)
+    url = fake_chat.channel_url("in" + "T" * 64)
+    page.fill("#ch-new-name", "team")
+    page.fill("#ch-new-url", url)
+    page.click("#save")
+    expect(page.locator("#error-channels")).to_contain_text("needs its outgoing webhook's token")
+    assert red_fields(page, "new") == ["ch-new-token"]
+    expect(page.locator("#ch-new-url")).to_have_value(url)
+    expect(page.locator("#ch-new-name")).to_have_value("team")
+    page.fill("#ch-new-token", "T" * 64)
+    page.fill("#ch-new-url", fake_chat.url())  # the bot's URL, method=chatbot, in the channel's place
+    page.click("#save")
+    expect(page.locator("#error-channels")).to_contain_text("this is the bot's incoming URL (method=chatbot)")
+    assert red_fields(page, "new") == ["ch-new-url"]
+    page.locator("#channel-new").scroll_into_view_if_needed()
+    shot(page, "19-channel-mistake", full=False)

@@ -21,7 +21,8 @@ MAX_TRIGGERS = 20
 
 class Problem(ValueError):
     """Why a channel list is refused: a key of settings.PROBLEMS (ours are in this folder's
-    settings.py), and its parameters."""
+    settings.py), and its parameters; `row` (from 1) and `field` say where, for the page to
+    mark that one field."""
 
     def __init__(self, key: str, **params: str) -> None:
         super().__init__(key)
@@ -68,12 +69,12 @@ def parse_channels(raw: Any) -> tuple[Channel, ...]:
     if len(raw) > MAX_CHANNELS:
         raise Problem("ch_count", max=str(MAX_CHANNELS))
     channels = [_channel(item, number) for number, item in enumerate(raw, start=1)]
-    for kind, key in (("name", "ch_same_name"), ("outgoing_token", "ch_same_token")):
+    for kind, key, field in (("name", "ch_same_name", "name"), ("outgoing_token", "ch_same_token", "token")):
         seen: set[str] = set()
-        for channel in channels:
+        for number, channel in enumerate(channels, start=1):
             value = getattr(channel, kind).casefold()
             if value in seen:
-                raise Problem(key, name=channel.name)
+                raise Problem(key, name=channel.name, row=str(number), field=field)
             seen.add(value)
     return tuple(channels)
 
@@ -86,26 +87,28 @@ def _channel(item: Any, number: int) -> Channel:
     at = str(number)
     name = _string(item.get("name"))
     if not name:
-        raise Problem("ch_name", n=at)
+        raise Problem("ch_name", n=at, row=at, field="name")
     if len(name) > 64:
-        raise Problem("ch_name_long", name=name[:64])
+        raise Problem("ch_name_long", name=name[:64], row=at, field="name")
     token = _string(item.get("outgoing_token")).strip('"')
     if not token:
-        raise Problem("ch_token", name=name)
+        raise Problem("ch_token", name=name, row=at, field="token")
     url = _string(item.get("incoming_url"))
     if not _is_incoming_url(url):
-        raise Problem("ch_url", name=name)
+        # The bot's own URL pasted here is the common mistake: said as such.
+        bot_url = parse_qs(urlsplit(url).query).get("method", [""])[0] == "chatbot"
+        raise Problem("ch_url_bot" if bot_url else "ch_url", name=name, row=at, field="url")
     context = _string(item.get("context")) or "shared"
     if context not in CONTEXTS:
-        raise Problem("ch_context", name=name)
+        raise Problem("ch_context", name=name, row=at, field="context")
     triggers = item.get("triggers") or []
     if isinstance(triggers, str):
         triggers = split_list(triggers)
     if not isinstance(triggers, list | tuple) or not all(isinstance(t, str) for t in triggers):
-        raise Problem("ch_triggers", name=name)
+        raise Problem("ch_triggers", name=name, row=at, field="triggers")
     words = tuple(dict.fromkeys(t.strip() for t in triggers if t.strip()))
     if len(words) > MAX_TRIGGERS or any(len(w) > 40 or " " in w for w in words):
-        raise Problem("ch_triggers", name=name)
+        raise Problem("ch_triggers", name=name, row=at, field="triggers")
     return Channel(name, token, url, context, words)
 
 

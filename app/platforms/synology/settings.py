@@ -22,6 +22,8 @@ PROBLEMS: dict[str, str] = {
     "ch_name_long": "channel {name} has a name longer than 64 characters",
     "ch_token": "channel {name} needs the outgoing webhook's token",
     "ch_url": "channel {name} needs the channel's incoming webhook URL (with method=incoming and token=…)",
+    "ch_url_bot": "channel {name} has the bot's incoming URL (method=chatbot); paste the channel's incoming "
+    "webhook URL, which contains method=incoming",
     "ch_context": "channel {name}: context must be shared or per_user",
     "ch_triggers": "channel {name}: trigger words must be single words (at most 20, 40 characters each)",
     "ch_same_name": "two channels are called {name}",

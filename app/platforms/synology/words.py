@@ -56,6 +56,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "频道 {name} 需要该频道的传入 Webhook URL（含 method=incoming 和 token=…）。",
         "zh-Hant": "頻道 {name} 需要該頻道的傳入 Webhook URL（含 method=incoming 和 token=…）。",
     },
+    "p_ch_url_bot": {
+        "en": "Channel {name}: this is the bot's incoming URL (method=chatbot). Paste the channel's incoming webhook URL, which contains method=incoming (the bot's URL goes in Bot incoming URL).",
+        "zh": "频道 {name}：这是机器人的传入 URL（method=chatbot）。请粘贴该频道的传入 Webhook URL，其中包含 method=incoming（机器人的 URL 应填在“机器人传入 URL”）。",
+        "zh-Hant": "頻道 {name}：這是機器人的傳入 URL（method=chatbot）。請貼上該頻道的傳入 Webhook URL，其中包含 method=incoming（機器人的 URL 應填在「機器人傳入 URL」）。",
+    },
     "p_ch_context": {
         "en": "Channel {name}: choose a conversation type.",
         "zh": "频道 {name}：请选择对话方式。",
