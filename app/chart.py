@@ -10,7 +10,11 @@ from html import escape
 COLOURS = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#94a3b8")
 TOP = 6  # users drawn in their own colour; the rest share the last one
 WIDTH, HEIGHT = 700, 240
-LEFT, BOTTOM, TOP_PAD, RIGHT = 56, 28, 12, 8
+LEFT, BOTTOM, TOP_PAD, RIGHT = 64, 34, 14, 28  # room for the first and last labels at twice the size
+# The chart is drawn 700 wide and scaled to the page: on a phone to about half, where the
+# stylesheet doubles its text. Day labels are spaced so they fit either way: at most WIDE_LABELS
+# on a wide screen; the ones marked "minor" are hidden on a phone, leaving at most NARROW_LABELS.
+WIDE_LABELS, NARROW_LABELS = 15, 7
 
 
 def days_back(today: datetime.date, count: int) -> list[str]:
@@ -39,14 +43,15 @@ def series(
 
 
 def svg(rows: Sequence[tuple[str, Sequence[int]]], days: Sequence[str], title: str) -> str:
-    """Stacked bars, one per day, one colour per user, with a legend and a tooltip per piece."""
+    """Stacked bars, one per day, one colour per user, with a tooltip per piece. The legend is
+    `legend`'s HTML, so its names wrap and keep the page's size on a phone."""
     totals = [sum(column) for column in zip(*(c for _, c in rows), strict=True)] if rows else [0] * len(days)
     peak = _nice(max(totals, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - BOTTOM - TOP_PAD
     slot = plot_w / max(1, len(days))
     bar = slot * 0.7
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 22 * ((len(rows) + 3) // 4)}" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
@@ -54,7 +59,7 @@ def svg(rows: Sequence[tuple[str, Sequence[int]]], days: Sequence[str], title: s
         y = TOP_PAD + plot_h * (1 - fraction)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">'
+            f'<text x="{LEFT - 6}" y="{y:.1f}" text-anchor="end" dominant-baseline="central" class="axis">'
             f"{_short(peak * fraction)}</text>"
         )
     for index, day in enumerate(days):
@@ -70,21 +75,37 @@ def svg(rows: Sequence[tuple[str, Sequence[int]]], days: Sequence[str], title: s
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" fill="{colour}">'
                 f"<title>{escape(day)} · {escape(name)}: {value:,}</title></rect>"
             )
-        if index % 2 == len(days) % 2 or len(days) <= 7:  # every other label fits a phone
+        label = _label_class(len(days) - 1 - index, len(days))
+        if label:
             parts.append(
-                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 10}" text-anchor="middle" class="axis">'
+                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" class="{label}">'
                 f"{escape(day[5:])}</text>"
             )
-    for index, (colour, (name, counts)) in enumerate(zip(_colours(len(rows)), rows, strict=True)):
-        x = LEFT + (index % 4) * 160
-        y = HEIGHT + 8 + 22 * (index // 4)
-        parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colour}"/>')
-        label = name if len(name) <= 16 else name[:15] + "…"
-        parts.append(
-            f'<text x="{x + 18}" y="{y + 11}" class="legend">{escape(label)} ({_short(sum(counts))})</text>'
-        )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def legend(rows: Sequence[tuple[str, Sequence[int]]]) -> str:
+    """Who each colour is, with their total, as HTML to go under the chart."""
+    items = []
+    for colour, (name, counts) in zip(_colours(len(rows)), rows, strict=True):
+        label = name if len(name) <= 24 else name[:23] + "…"
+        items.append(
+            f'<li><svg width="12" height="12" aria-hidden="true">'
+            f'<rect width="12" height="12" fill="{colour}"/></svg>'
+            f"{escape(label)} ({_short(sum(counts))})</li>"
+        )
+    return f'<ul class="chart-legend">{"".join(items)}</ul>'
+
+
+def _label_class(back: int, count: int) -> str:
+    """The class of the label of the day `back` days before today, or "" for none. Labels
+    are counted back from today, so today's bar always has one."""
+    wide = -(-count // WIDE_LABELS)
+    narrow = wide * -(-count // (NARROW_LABELS * wide))  # a multiple: its labels are all drawn
+    if back % wide:
+        return ""
+    return "axis" if back % narrow == 0 else "axis minor"
 
 
 def _colours(count: int) -> list[str]:

@@ -24,7 +24,7 @@ PEOPLE_SHOWN = 200  # the most recently active; the rest still have their limits
 def status_info(console: Console, values: Values, t: pagetext.Translator) -> dict[str, Any]:
     return {
         "version": __version__,
-        "uptime": duration(console.clock() - console.started),
+        "uptime": duration(console.clock() - console.started, t),
         "queue": console.queue.pending(),
         **_retry_status(console.queue.waiting(), t),
         "latency": console.monitor.latency(),
@@ -99,7 +99,7 @@ def webhook_rows(console: Console, t: pagetext.Translator) -> list[dict[str, Any
             "accepted": w.accepted,
             "outcome": w.outcome,
             "reason": t(f"wh_{w.reason}"),
-            "detail": w.detail,
+            "detail": webhook_detail(w, t),
             # As the lists write the person: a Synology id bare, others with their platform.
             "user_id": None if w.user_id is None else sender_of(w),
             "username": w.username,
@@ -107,6 +107,15 @@ def webhook_rows(console: Console, t: pagetext.Translator) -> list[dict[str, Any
         }
         for w in console.monitor.webhooks()
     ]
+
+
+def webhook_detail(record: WebhookRecord, t: pagetext.Translator) -> str:
+    """What the parser found, in the reader's language. A detail the page has no words for is
+    the parser's English: shown to English readers only, as Chinese readers could not read it."""
+    key = f"whd_{record.detail_key}"
+    if record.detail_key and pagetext.has(key):
+        return t(key, **record.detail_params)
+    return record.detail if t.lang == "en" else ""
 
 
 def sender_of(record: WebhookRecord) -> str:
@@ -153,13 +162,13 @@ def fmt_time(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
-def duration(seconds: float) -> str:
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
+def duration(seconds: float, t: pagetext.Translator) -> str:
+    """How long the bot has run, in the reader's units: the two or three that matter."""
+    days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     if days:
-        return f"{days}d {hours}h {minutes}m"
+        return t("dur_days", days=days, hours=hours, minutes=minutes)
     if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {seconds}s"
+        return t("dur_hours", hours=hours, minutes=minutes)
+    return t("dur_minutes", minutes=minutes, seconds=seconds)

@@ -8,7 +8,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 RECENT = 50
@@ -30,6 +30,9 @@ class WebhookRecord:
     accepted: bool
     reason: str  # a key the page translates: accepted, duplicate, wrong_token, bad_body, …
     detail: str = ""  # plain words from the parser (never a token or a message's text)
+    # The detail again for the page, in its reader's language: a `whd_` text and its values.
+    detail_key: str = ""
+    detail_params: Mapping[str, object] = dataclasses.field(default_factory=dict)
     user_id: int | str | None = None  # in the platform's own form: Chat and QQ numbers, DingTalk's staff ids
     username: str = ""
     chars: int = 0

@@ -95,6 +95,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "st_version": {"en": "Version", "zh": "版本"},
     "st_uptime": {"en": "Running for", "zh": "已运行"},
+    "dur_days": {"en": "{days}d {hours}h {minutes}m", "zh": "{days} 天 {hours} 小时 {minutes} 分"},
+    "dur_hours": {"en": "{hours}h {minutes}m", "zh": "{hours} 小时 {minutes} 分"},
+    "dur_minutes": {"en": "{minutes}m {seconds}s", "zh": "{minutes} 分 {seconds} 秒"},
     "st_queue": {"en": "Messages waiting", "zh": "等待中的消息"},
     "st_latency": {"en": "Model answer time", "zh": "模型回答时间"},
     "st_latency_value": {
@@ -366,6 +369,22 @@ TEXTS: dict[str, dict[str, str]] = {
     "wh_too_large": {"en": "refused: larger than 1 MB", "zh": "已拒绝：超过 1 MB"},
     "wh_bad_type": {"en": "refused: not a form", "zh": "已拒绝：不是表单"},
     "wh_bad_body": {"en": "refused: a field is missing or wrong", "zh": "已拒绝：缺少字段或字段错误"},
+    # what the parser found wrong with a refused request (http.BadRequest's key); {field} is
+    # the protocol's own name for it, the same in every language
+    "whd_missing": {"en": "{field} is missing", "zh": "缺少 {field}"},
+    "whd_not_number": {"en": "{field} must be a number", "zh": "{field} 必须是数字"},
+    "whd_missing_or_nan": {"en": "{field} is missing or not a number", "zh": "{field} 缺失或不是数字"},
+    "whd_missing_or_long": {"en": "{field} is missing or too long", "zh": "{field} 缺失或过长"},
+    "whd_malformed": {"en": "{field} is malformed", "zh": "{field} 格式错误"},
+    "whd_not_ms": {"en": "{field} is not a time in milliseconds", "zh": "{field} 不是以毫秒计的时间"},
+    "whd_too_large": {"en": "the body is larger than 1 MB", "zh": "请求体超过 1 MB"},
+    "whd_bad_chunks": {"en": "the chunked body is malformed", "zh": "分块传输的请求体格式错误"},
+    "whd_not_utf8": {"en": "the body is not UTF-8", "zh": "请求体不是 UTF-8 编码"},
+    "whd_bad_form": {"en": "the form body is malformed", "zh": "表单格式错误"},
+    "whd_not_json": {"en": "the body is not JSON", "zh": "请求体不是 JSON"},
+    "whd_not_object": {"en": "the body must be a JSON object", "zh": "请求体必须是 JSON 对象"},
+    "whd_wrong_type": {"en": "a field has the wrong type", "zh": "某个字段的类型错误"},
+    "whd_bad_character": {"en": "a field holds an invalid character", "zh": "某个字段含有无效字符"},
     # model check errors
     "me_not_configured": {
         "en": "Set the model server URL (and an API key for a cloud service) first.",

@@ -43,7 +43,7 @@
   </dl>
   <h3>{{t('chart_title')}}</h3>
   % if chart_rows:
-  <figure class="chart-box" id="usage-chart">{{!chart_svg}}</figure>
+  <figure class="chart-box" id="usage-chart">{{!chart_svg}}{{!chart_legend}}</figure>
   <details>
     <summary>{{t('chart_table')}}</summary>
     <div class="scroll">
@@ -265,7 +265,8 @@
       <tr class="wh-{{w.outcome}}">
         <td>{{fmt_time(w.at)}}</td><td>{{w.client}}</td>
         <td>{{('%s (%s)' % (w.username, sender_of(w))) if w.user_id is not None else '–'}}</td>
-        <td>{{w.status}} · {{t('wh_' + w.reason)}}{{(' — ' + w.detail) if w.detail else ''}}</td>
+        % detail = webhook_detail(w, t)
+        <td>{{w.status}} · {{t('wh_' + w.reason)}}{{(' — ' + detail) if detail else ''}}</td>
       </tr>
     % end
     % if not webhooks:

@@ -159,7 +159,7 @@ class Inbox:
             inbound = wire.parse_message(raw)
         except http.BadRequest as exc:
             log.info("DingTalk message refused: %s", exc)
-            record(400, "bad_body", detail=str(exc))
+            record(400, "bad_body", **exc.detail())
             return 400
         if (sent_ms or self._clock() * 1000) - inbound.created_at > STALE_MS:
             record(200, "dingtalk_stale", user_id=inbound.user, username=inbound.nick)
@@ -168,7 +168,9 @@ class Inbox:
         if not same_host(inbound.session_webhook, values.dingtalk_oapi_url):
             # Answers go to this link: one elsewhere would send them to whoever wrote it there.
             log.warning("DingTalk message refused: its sessionWebhook is not on %s", values.dingtalk_oapi_url)
-            record(400, "bad_body", detail="the sessionWebhook is not DingTalk's")
+            record(
+                400, "bad_body", detail="the sessionWebhook is not DingTalk's", detail_key="dt_foreign_link"
+            )
             return 400
         message = message_for(inbound, values)
         who: dict[str, Any] = {
@@ -237,9 +239,8 @@ def route(app: bottle.Bottle, wiring: Wiring, inbox: Inbox, clock: Callable[[], 
         try:
             body = http.read_body()
         except http.BadRequest as exc:
-            wiring.record(
-                exc.status, "too_large" if exc.status == 413 else "bad_body", client=client, platform=DINGTALK
-            )
+            reason = "too_large" if exc.status == 413 else "bad_body"
+            wiring.record(exc.status, reason, client=client, platform=DINGTALK, **exc.detail())
             return http.json_answer(exc.status, success=False, error=str(exc))
         headers = bottle.request.headers
         try:

@@ -93,13 +93,13 @@ def parse_message(raw: bytes | str) -> Inbound:
     try:
         value = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest("the message is not JSON") from None
+        raise BadRequest("the message is not JSON", key="not_json") from None
     if not isinstance(value, dict):
-        raise BadRequest("the message must be a JSON object")
+        raise BadRequest("the message must be a JSON object", key="not_object")
     msgtype = _str(value, "msgtype") or "text"
     conversation_type = str(value.get("conversationType", ""))
     if conversation_type not in ("1", "2"):
-        raise BadRequest("conversationType must be 1 (one to one) or 2 (a group)")
+        raise BadRequest("conversationType must be 1 (one to one) or 2 (a group)", key="dt_conversation")
     content = value.get("content")
     content = content if isinstance(content, dict) else {}
     text, other, pictures = "", False, []
@@ -135,9 +135,9 @@ def parse_message(raw: bytes | str) -> Inbound:
         pictures=tuple(pictures),
     )
     if not inbound.user:
-        raise BadRequest("senderStaffId and senderId are both missing")
+        raise BadRequest("senderStaffId and senderId are both missing", key="dt_no_sender")
     if not inbound.session_webhook.startswith(("https://", "http://")):
-        raise BadRequest("sessionWebhook is missing")
+        raise BadRequest("sessionWebhook is missing", key="missing", field="sessionWebhook")
     return inbound
 
 
@@ -149,7 +149,7 @@ def _str(value: Any, key: str) -> str:
 def _id(value: dict[str, Any], key: str) -> str:
     item = _str(value, key)
     if not item or len(item) > MAX_ID:
-        raise BadRequest(f"{key} is missing or too long")
+        raise BadRequest(f"{key} is missing or too long", key="missing_or_long", field=key)
     return item
 
 
@@ -159,7 +159,7 @@ def _ms(value: dict[str, Any], key: str) -> int:
         return int(item)
     if isinstance(item, int) and not isinstance(item, bool) and 0 <= item < 10**15:
         return item
-    raise BadRequest(f"{key} is not a time in milliseconds")
+    raise BadRequest(f"{key} is not a time in milliseconds", key="not_ms", field=key)
 
 
 def markdown(title: str, text: str, at: str = "") -> dict[str, Any]:

@@ -214,6 +214,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "未回答：消息在到达前 5 分钟以上发出",
         "zh-Hant": "未回答：訊息在抵達前 5 分鐘以上送出",
     },
+    # what was wrong with a message the bot could not read
+    "whd_dt_conversation": {
+        "en": "conversationType must be 1 (one to one) or 2 (a group)",
+        "zh": "conversationType 必须是 1（单聊）或 2（群聊）",
+        "zh-Hant": "conversationType 必須是 1（單聊）或 2（群聊）",
+    },
+    "whd_dt_no_sender": {
+        "en": "senderStaffId and senderId are both missing",
+        "zh": "senderStaffId 和 senderId 都缺失",
+        "zh-Hant": "senderStaffId 和 senderId 都缺失",
+    },
+    "whd_dt_foreign_link": {
+        "en": "the sessionWebhook is not DingTalk's",
+        "zh": "sessionWebhook 不是钉钉的地址",
+        "zh-Hant": "sessionWebhook 不是釘釘的位址",
+    },
 }
 
 SETTING_WORDS: dict[str, tuple[tuple[str, str, str], ...]] = {

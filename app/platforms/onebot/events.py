@@ -112,6 +112,18 @@ def route(app: bottle.Bottle, wiring: Wiring, chance: Callable[[], float]) -> No
         return _event(wiring, chance, quick)
 
 
+# OneBot v11's events that are not messages, which the page names in words (`whd_qq_…`).
+OTHER_EVENTS = ("notice", "request", "meta_event")
+
+
+def _event_detail(post_type: str) -> dict[str, Any]:
+    """What the page's list says of an event the bot ignores: which kind it was."""
+    if post_type in ("message", "message_sent"):
+        return {}
+    key = f"qq_{post_type}" if post_type in OTHER_EVENTS else "qq_event"
+    return {"detail": post_type, "detail_key": key, "detail_params": {"type": post_type}}
+
+
 def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> bottle.HTTPResponse:
     client = wiring.client_address()
 
@@ -121,7 +133,7 @@ def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> 
     try:
         body = http.read_body()
     except http.BadRequest as exc:
-        record(exc.status, "too_large" if exc.status == 413 else "bad_body", detail=str(exc))
+        record(exc.status, "too_large" if exc.status == 413 else "bad_body", **exc.detail())
         return http.json_answer(exc.status, success=False, error=str(exc))
     values = wiring.settings()
     try:
@@ -133,7 +145,7 @@ def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> 
         return http.json_answer(refused.status, success=False, error=refused.error)
     except http.BadRequest as exc:
         log.info("OneBot event refused (%d): %s", exc.status, exc)
-        record(exc.status, "bad_body", detail=str(exc))
+        record(exc.status, "bad_body", **exc.detail())
         return http.json_answer(exc.status, success=False, error=str(exc))
     who: dict[str, Any] = {}
     if event.user_id:
@@ -142,8 +154,7 @@ def _event(wiring: Wiring, chance: Callable[[], float], quick: QuickReplies) -> 
         message, reading, addressed = message_for(event, values, chance)
     except Refused as refused:
         if event.detail_type != "heartbeat":  # every 30 s: it would push everything else out
-            detail = "" if event.post_type in ("message", "message_sent") else event.post_type
-            record(200, refused.reason, detail=detail, **who)
+            record(200, refused.reason, **_event_detail(event.post_type), **who)
         return bottle.HTTPResponse(status=NO_CONTENT)
     who["chars"] = len(message.text)
     outcome = wiring.gate.receive(message, values, guest_notice=GUEST_NOTICE)

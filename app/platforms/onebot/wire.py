@@ -62,12 +62,12 @@ def parse_event(body: bytes) -> Event:
     try:
         value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest("the body is not JSON") from None
+        raise BadRequest("the body is not JSON", key="not_json") from None
     if not isinstance(value, dict):
-        raise BadRequest("the event must be a JSON object")
+        raise BadRequest("the event must be a JSON object", key="not_object")
     post_type = value.get("post_type")
     if not isinstance(post_type, str) or not post_type:
-        raise BadRequest("post_type is missing")
+        raise BadRequest("post_type is missing", key="missing", field="post_type")
     detail = value.get(f"{post_type}_type") or value.get("message_type") or ""
     self_id = _id(value, "self_id", needed=False)
     event = Event(post_type=post_type[:40], self_id=self_id, detail_type=_str(detail)[:40])
@@ -105,18 +105,18 @@ def _id(value: dict[str, Any], field: str, *, needed: bool = True) -> str:
     raw = value.get(field)
     if raw is None or raw == "":
         if needed:
-            raise BadRequest(f"{field} is missing")
+            raise BadRequest(f"{field} is missing", key="missing", field=field)
         return ""
     if isinstance(raw, bool) or not isinstance(raw, int | str) or not _DIGITS.fullmatch(str(raw)):
-        raise BadRequest(f"{field} must be a number")
+        raise BadRequest(f"{field} must be a number", key="not_number", field=field)
     return str(int(raw))
 
 
 def _message_id(raw: Any) -> str:
     if raw is None or isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise BadRequest("message_id is missing or not a number")
+        raise BadRequest("message_id is missing or not a number", key="missing_or_nan", field="message_id")
     if not _MESSAGE_ID.fullmatch(str(raw)):
-        raise BadRequest("message_id is malformed")
+        raise BadRequest("message_id is malformed", key="malformed", field="message_id")
     return str(raw)
 
 
@@ -128,13 +128,15 @@ def segments(message: Any) -> tuple[Segment, ...]:
     if isinstance(message, str):
         return parse_cq(_str(message))
     if not isinstance(message, list):
-        raise BadRequest("message must be a segment array or a string")
+        raise BadRequest("message must be a segment array or a string", key="qq_message")
     if len(message) > MAX_SEGMENTS:
-        raise BadRequest(f"the message has more than {MAX_SEGMENTS} segments")
+        raise BadRequest(
+            f"the message has more than {MAX_SEGMENTS} segments", key="qq_segments", count=MAX_SEGMENTS
+        )
     found: list[Segment] = []
     for item in message:
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise BadRequest("a message segment is not an object with a type")
+            raise BadRequest("a message segment is not an object with a type", key="qq_segment")
         data = item.get("data")
         data = data if isinstance(data, dict) else {}
         found.append(Segment(item["type"], {str(k): _str(v) for k, v in data.items()}))
@@ -159,7 +161,9 @@ def parse_cq(text: str) -> tuple[Segment, ...]:
         found.append(Segment(code.group(1), data))
         at = code.end()
         if len(found) > MAX_SEGMENTS:
-            raise BadRequest(f"the message has more than {MAX_SEGMENTS} segments")
+            raise BadRequest(
+                f"the message has more than {MAX_SEGMENTS} segments", key="qq_segments", count=MAX_SEGMENTS
+            )
     if at < len(text):
         found.append(Segment("text", {"text": unescape(text[at:])}))
     return tuple(found)

@@ -147,6 +147,42 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "已忽略：不是消息",
         "zh-Hant": "已忽略：不是訊息",
     },
+    # which event it was, or what was wrong with one the bot could not read
+    "whd_qq_notice": {
+        "en": "a notice (a friend added, a message recalled, …)",
+        "zh": "通知事件（添加好友、撤回消息等）",
+        "zh-Hant": "通知事件（新增好友、收回訊息等）",
+    },
+    "whd_qq_request": {
+        "en": "a request (to be friends, to join a group)",
+        "zh": "请求事件（加好友、加群）",
+        "zh-Hant": "請求事件（加好友、加入群組）",
+    },
+    "whd_qq_meta_event": {
+        "en": "a meta event (the connection's life cycle)",
+        "zh": "元事件（连接的生命周期）",
+        "zh-Hant": "元事件（連線的生命週期）",
+    },
+    "whd_qq_event": {
+        "en": "an event of type {type}",
+        "zh": "类型为 {type} 的事件",
+        "zh-Hant": "類型為 {type} 的事件",
+    },
+    "whd_qq_message": {
+        "en": "message must be a segment array or a string",
+        "zh": "message 必须是消息段数组或字符串",
+        "zh-Hant": "message 必須是訊息段陣列或字串",
+    },
+    "whd_qq_segments": {
+        "en": "the message has more than {count} segments",
+        "zh": "消息超过 {count} 个消息段",
+        "zh-Hant": "訊息超過 {count} 個訊息段",
+    },
+    "whd_qq_segment": {
+        "en": "a message segment is not an object with a type",
+        "zh": "某个消息段不是带 type 的对象",
+        "zh-Hant": "某個訊息段不是帶 type 的物件",
+    },
 }
 
 SETTING_WORDS: dict[str, tuple[tuple[str, str, str], ...]] = {

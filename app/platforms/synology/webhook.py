@@ -121,7 +121,7 @@ def _webhook(wiring: Wiring, echoes: Echoes) -> bottle.HTTPResponse:
     except http.BadRequest as exc:
         log.info("webhook refused (%d): %s", exc.status, exc)
         reason = {401: "no_token", 413: "too_large", 415: "bad_type"}.get(exc.status, "bad_body")
-        record(exc.status, reason, client=client, detail=str(exc))
+        record(exc.status, reason, client=client, **exc.detail())
         return http.json_answer(exc.status, success=False, error=str(exc))
     who = {
         "client": client,

@@ -64,13 +64,13 @@ def parse_inbound(body: bytes, content_type: str) -> Inbound:
     fields = _fields(body, content_type)
     token = _text(fields.get("token")).strip().strip('"')
     if not token:
-        raise BadRequest("token is missing", status=401)
+        raise BadRequest("token is missing", status=401, key="missing", field="token")
     raw_user = _text(fields.get("user_id")).strip()
     if not raw_user:
-        raise BadRequest("user_id is missing")
+        raise BadRequest("user_id is missing", key="missing", field="user_id")
     # Not str.isdigit(): it takes "²" and "٤", which int() refuses or reads as another number.
     if not _DIGITS.fullmatch(raw_user):
-        raise BadRequest("user_id must be a number")
+        raise BadRequest("user_id must be a number", key="not_number", field="user_id")
     return Inbound(
         token=token,
         user_id=int(raw_user),
@@ -93,18 +93,23 @@ def _fields(body: bytes, content_type: str) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest("the body is not UTF-8") from None
+        raise BadRequest("the body is not UTF-8", key="not_utf8") from None
     kind = content_type.split(";", maxsplit=1)[0].strip().lower()
     if kind == "application/json" or (not kind and text.lstrip().startswith("{")):
         return _json_object(text)
     if kind not in ("", "application/x-www-form-urlencoded"):
-        raise BadRequest(f"unsupported content type {kind!r}; Chat sends a form", status=415)
+        raise BadRequest(
+            f"unsupported content type {kind!r}; Chat sends a form",
+            status=415,
+            key="chat_form",
+            kind=kind[:60],
+        )
     try:
         form = parse_qs(
             text, keep_blank_values=True, strict_parsing=False, errors="strict", max_num_fields=100
         )
     except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the form body is malformed") from None
+        raise BadRequest("the form body is malformed", key="bad_form") from None
     fields: dict[str, Any] = {k: v[0] for k, v in form.items()}
     if "payload" in fields and "token" not in fields:  # a button click: the fields sit in JSON
         click = _json_object(fields["payload"])
@@ -126,9 +131,9 @@ def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nested thousands deep
-        raise BadRequest("the JSON body is malformed") from None
+        raise BadRequest("the JSON body is malformed", key="not_json") from None
     if not isinstance(value, dict):
-        raise BadRequest("the JSON body must be an object")
+        raise BadRequest("the JSON body must be an object", key="not_object")
     return value
 
 
@@ -136,11 +141,11 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool | dict | list):
-        raise BadRequest("a field has the wrong type")
+        raise BadRequest("a field has the wrong type", key="wrong_type")
     text = str(value)
     if not text.isascii() and _SURROGATE.search(text):
         # JSON's \ud800 escapes give lone surrogates, which no file, log or UTF-8 post can hold.
-        raise BadRequest("a field holds an invalid character")
+        raise BadRequest("a field holds an invalid character", key="bad_character")
     return text
 
 

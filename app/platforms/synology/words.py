@@ -81,6 +81,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "频道 {name} 的传出令牌与另一个频道相同。",
         "zh-Hant": "頻道 {name} 的傳出令牌與另一個頻道相同。",
     },
+    # what the parser found wrong with a refused webhook
+    "whd_chat_form": {
+        "en": "unsupported content type {kind}; Chat sends a form",
+        "zh": "不支持的内容类型 {kind}；Chat 发送的是表单",
+        "zh-Hant": "不支援的內容類型 {kind}；Chat 傳送的是表單",
+    },
 }
 
 # A setting's (language, label, help) for each language but English, which its declaration holds.
