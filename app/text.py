@@ -1,5 +1,6 @@
 """Splitting a long answer into posts a chat platform takes: at paragraph or line boundaries,
-Markdown code fences closed and re-opened. Each platform passes its own limit. Pure."""
+Markdown code fences closed and re-opened. Each platform passes its own limit. And Markdown
+made plain: for a platform without it, and for a web chat's title. Pure."""
 
 from __future__ import annotations
 
@@ -170,3 +171,39 @@ def plain(text: str) -> str:
             out.append(line)
         fence = after
     return "\n".join(out)
+
+
+# What a title leaves out: quotes, headings, list and task markers at a line's start; a table's
+# rule or a horizontal rule as a whole line; fences anywhere, since titles stored by older
+# versions had the question's lines already joined ("# Title ```python print(1) ```").
+_LINE_MARKS = re.compile(r"^\s*(?:>\s*|#{1,6}(?:\s+|$)|[-*+]\s+(?:\[[ xX]\]\s+)?|\d{1,9}[.)]\s+)+")
+_RULE = re.compile(r"^\s*(?:(?:[-*_]\s*){3,}|\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*)$")
+_ANY_FENCE = re.compile(r"(?:```+|~~~+)[\w+#.-]*")
+_IMAGE_OR_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
+_EMPHASIS = re.compile(r"(?<![A-Za-z0-9*~])(\*{1,3}|~~)(?=\S)(.+?)(?<=\S)\1(?![A-Za-z0-9*~])")
+# One underscore only, and not beside another: __init__ and snake_case are names, not emphasis.
+_UNDERLINED = re.compile(r"(?<![A-Za-z0-9_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![A-Za-z0-9_])")
+
+
+def title_of(text: str, limit: int) -> str:
+    """A chat's title from its question: plain words on one line, at most `limit` characters.
+    A title shows as text (the sidebar, the page's heading), where Markdown's marks would be
+    noise: no heading #, fence, emphasis or link address. Code keeps its characters."""
+    words: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        after = fence_after(line, fence)
+        if fence is None and after is None and not _RULE.match(line):
+            words += _unmarked(line).split()
+        elif fence is not None and after is not None:  # inside a code block: as it is
+            words += line.split()
+        fence = after
+    return " ".join(words)[:limit].rstrip()
+
+
+def _unmarked(line: str) -> str:
+    line = _LINE_MARKS.sub("", line)
+    line = _IMAGE_OR_LINK.sub(r"\1", _ANY_FENCE.sub(" ", line)).replace("`", "")
+    for _ in range(2):  # ***both*** and **_nested_** marks
+        line = _UNDERLINED.sub(r"\1", _EMPHASIS.sub(r"\2", line))
+    return line.replace("|", " ") if line.lstrip().startswith("|") else line  # a table's cells

@@ -21,6 +21,7 @@ from app.llm import OnText, Stop
 from app.pictures import Pictures
 from app.platforms.base import Attachment
 from app.settings import Values
+from app.text import title_of
 from app.worker import Job
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 CHAT_ID = re.compile(r"^[a-z0-9]{8,32}$")
 MAX_QUESTION = 32_000  # characters; far more than anyone types, far less than a memory problem
 MAX_CHATS = 200  # listed in the sidebar
+TITLE_CHARS = 60  # of a chat's title, made from its first question
 HEARTBEAT = 15.0  # seconds between keep-alive comments while the model thinks
 # A streamed answer holds one of the server's 16 threads for its whole length: these caps leave
 # at least 12 of them to the webhook, whatever the web chat's users do.
@@ -195,7 +197,7 @@ class WebChat:
         chats = [
             {
                 "id": c["key"][len(prefix) :],
-                "title": c["meta"].get("title", ""),
+                "title": _title(c["meta"]),
                 "changed": c["changed"],
             }
             for c in self.store.conversations(prefix)[:MAX_CHATS]
@@ -217,9 +219,7 @@ class WebChat:
             }
             for e in self.store.history(key)
         ]
-        return pages.json_answer(
-            200, title=self.store.conversation_meta(key).get("title", ""), messages=messages
-        )
+        return pages.json_answer(200, title=_title(self.store.conversation_meta(key)), messages=messages)
 
     def _kept(self, key: str, exchange: dict[str, Any]) -> bool:
         return bool(exchange.get("image")) and self.store.pictures.exists(key, str(exchange["image"]))
@@ -251,7 +251,7 @@ class WebChat:
         values = self.console.settings()
         text = export.to_markdown(
             history,
-            title="SynoChatGPT: " + (meta.get("title") or "chat"),
+            title="SynoChatGPT: " + (_title(meta) or "chat"),
             model=values.model,
             persona=meta.get("persona", ""),
             exported=now,
@@ -317,7 +317,7 @@ class WebChat:
                 self._done(key, person)
                 return pages.json_answer(429, ok=False, error=refusal.text)
             if not self.store.conversation_meta(key).get("title"):
-                self.store.update_conversation_meta(key, title=" ".join(question.split())[:60])
+                self.store.update_conversation_meta(key, title=title_of(question, TITLE_CHARS))
             job = Job(lane=key, conversation=key, person=person, username=name, text=question, lang=lang)
             bottle.response.content_type = "text/event-stream; charset=utf-8"
             bottle.response.set_header("Cache-Control", "no-store")
@@ -510,6 +510,11 @@ def _events(events: queue.Queue[tuple[str, Any]], stop: threading.Event) -> Iter
                 return
     finally:
         stop.set()  # the reader went away (or the answer is complete): stop the model
+
+
+def _title(meta: dict[str, Any]) -> str:
+    """A chat's title as plain words. Older versions stored the question's Markdown in it."""
+    return title_of(str(meta.get("title") or ""), TITLE_CHARS)
 
 
 def _same_answer(reply: str, streamed: str) -> bool:

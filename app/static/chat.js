@@ -128,7 +128,11 @@
       link.href = "#" + chat.id;
       link.textContent = chat.title || T.wc_untitled;
       link.dataset.chat = chat.id;
-      if (chat.id === state.chat) link.setAttribute("aria-current", "page");
+      if (chat.id === state.chat) {
+        link.setAttribute("aria-current", "page");
+        // The server makes the title (plain words, without the question's Markdown).
+        if (chat.title) $("chat-title").textContent = chat.title;
+      }
       item.appendChild(link);
       list.appendChild(item);
     });
@@ -256,7 +260,6 @@
       show(body, T.wc_error, true);
     } finally {
       body.classList.remove("streaming");
-      if (state.turns.length === 1) $("chat-title").textContent = state.turns[0].user.split(/\s+/).join(" ").slice(0, 60);
       setBusy(false);
       scrollDown();
       loadList();

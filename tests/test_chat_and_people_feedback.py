@@ -1,0 +1,76 @@
+"""Issue 19, points 11 and 14: what the web chat and the settings page's People table tell the
+person looking. A chat's title in plain words, a stopped answer still marked stopped after a
+reload, no grey strip down a phone's left edge; each person's role in the words of the access
+setting, and web chat accounts by their names. Over the real server and in headless Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from app import auth
+from tests.conftest import Bot, shot
+from tests.fake_openai import FakeOpenAI
+from tests.test_webchat import MEI, ChatClient, events
+
+MARKDOWN_QUESTION = "# Plan for **today**\n```python\nprint(1)\n```\nsee [the docs](https://example.com)"
+PLAIN_TITLE = "Plan for today print(1) see the docs"
+
+
+def mei_bot(make_bot: Callable[..., Bot], admin_hash: str, **settings: Any) -> Bot:
+    accounts = [{"name": "mei", "hash": auth.hash_password(MEI)}]
+    return make_bot(admin_password=admin_hash, webchat_users=accounts, **settings)
+
+
+def as_mei(bot: Bot) -> ChatClient:
+    client = ChatClient(bot.url)
+    assert client.chat_login("mei", MEI).headers["Location"] == "/chat"
+    client.open_chat()
+    return client
+
+
+def log_in(page: Page, bot: Bot) -> None:
+    page.goto(bot.url + "/chat/login")
+    page.fill("#name", "mei")
+    page.fill("#password", MEI)
+    page.click("#login-submit")
+    expect(page.locator("#send")).to_be_visible()
+
+
+# -- point 14 (e): a chat's title is plain words ------------------------------------------------
+
+
+def test_a_chats_title_is_its_question_without_markdown(
+    make_bot: Callable[..., Bot], admin_hash: str, fake_model: FakeOpenAI
+) -> None:
+    bot = mei_bot(make_bot, admin_hash)
+    mei = as_mei(bot)
+    list(events(mei.send("abcdefgh01", MARKDOWN_QUESTION)))
+    assert mei.get("/api/chat/list").json()["chats"][0]["title"] == PLAIN_TITLE
+    assert mei.get("/api/chat/history?chat=abcdefgh01").json()["title"] == PLAIN_TITLE
+    assert mei.get("/api/chat/export?chat=abcdefgh01").text.startswith(f"# SynoChatGPT: {PLAIN_TITLE}\n")
+    # A chat titled by an older version, with the question's lines joined: shown plain too.
+    list(events(mei.send("abcdefgh02", "hi")))
+    store = bot.runtime.store
+    key = next(c["key"] for c in store.conversations("web") if c["key"].endswith("-abcdefgh02"))
+    store.update_conversation_meta(key, title="# Title ```python print(1) ```")
+    titles = {c["id"]: c["title"] for c in mei.get("/api/chat/list").json()["chats"]}
+    assert titles["abcdefgh02"] == "Title print(1)"
+
+
+def test_the_page_shows_the_plain_title(
+    make_bot: Callable[..., Bot], admin_hash: str, fake_model: FakeOpenAI, page: Page
+) -> None:
+    bot = mei_bot(make_bot, admin_hash)
+    log_in(page, bot)
+    page.fill("#input", MARKDOWN_QUESTION)
+    page.press("#input", "Enter")
+    expect(page.locator(".msg.assistant .body")).to_contain_text("Answer to:")
+    expect(page.locator("#send")).to_be_visible()
+    expect(page.locator("#chat-title")).to_have_text(PLAIN_TITLE)
+    expect(page.locator("#chat-list a")).to_have_text([PLAIN_TITLE])
+    shot(page, "19-web-chat-plain-title", full=False)
+    page.reload()
+    expect(page.locator("#chat-title")).to_have_text(PLAIN_TITLE)
