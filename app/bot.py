@@ -304,6 +304,8 @@ class Bot:
             "job": job.id,
             "uid": job.person,
             **({"pictures": len(pictures)} if pictures else {}),  # a note, never the bytes
+            # Stopped by its reader (the web chat's Stop, a closed page): shown so when read again.
+            **({"stopped": True} if stop is not None and stop.is_set() else {}),
         }
         self._store.append_exchange(job.conversation, {**exchange, "name": job.username})
         if not meta.get("platform"):  # a new conversation: say what it is, once

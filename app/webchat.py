@@ -216,6 +216,7 @@ class WebChat:
                 "at": e.get("at"),
                 "image": picture_src(chat_id, e["image"]) if self._kept(key, e) else "",
                 "pictures": int(e.get("pictures") or 0),
+                "stopped": bool(e.get("stopped")),
             }
             for e in self.store.history(key)
         ]

@@ -5,10 +5,11 @@ setting, and web chat accounts by their names. Over the real server and in headl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app import auth
 from tests.conftest import Bot, shot
@@ -74,3 +75,47 @@ def test_the_page_shows_the_plain_title(
     shot(page, "19-web-chat-plain-title", full=False)
     page.reload()
     expect(page.locator("#chat-title")).to_have_text(PLAIN_TITLE)
+
+
+# -- point 14 (f): a stopped answer stays marked stopped ----------------------------------------
+
+
+def test_a_stopped_answer_is_stored_as_stopped(
+    make_bot: Callable[..., Bot], admin_hash: str, fake_model: FakeOpenAI
+) -> None:
+    bot = mei_bot(make_bot, admin_hash)
+    mei = as_mei(bot)
+    list(events(mei.send("abcdefgh03", "a short one")))
+    fake_model.chunk_delay = 0.05
+    fake_model.reply = lambda messages: "word " * 200
+    stream = events(mei.send("abcdefgh03", "a long one"))
+    next(e for e in stream if e[0] == "token")
+    assert mei.api("/api/chat/stop", {"chat": "abcdefgh03"}).json()["stopped"] is True
+    assert list(stream)[-1][1]["stopped"] is True
+    messages = mei.get("/api/chat/history?chat=abcdefgh03").json()["messages"]
+    assert [m["stopped"] for m in messages] == [False, True]
+
+
+def test_a_stopped_answer_is_marked_after_a_reload_in_chinese(
+    make_bot: Callable[..., Bot], admin_hash: str, fake_model: FakeOpenAI, browser: Browser
+) -> None:
+    bot = mei_bot(make_bot, admin_hash)
+    fake_model.chunk_delay = 0.05
+    fake_model.reply = lambda messages: "word " * 300
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1000, "height": 700})
+    try:
+        page = context.new_page()
+        log_in(page, bot)
+        page.fill("#input", "一个很长的回答")
+        page.press("#input", "Enter")
+        expect(page.locator(".msg.assistant .body")).to_have_text(re.compile(r"(word ){5}"), timeout=10_000)
+        with page.expect_response("**/api/chat/stop"):
+            page.click("#stop")
+        expect(page.locator(".stopped")).to_have_text("（已停止）")
+        expect(page.locator("#send")).to_be_visible()
+        page.reload()
+        expect(page.locator(".msg.assistant .body")).to_contain_text("word word")
+        expect(page.locator(".msg.assistant .stopped")).to_have_text("（已停止）")
+        shot(page, "19-web-chat-stopped-after-reload-zh", full=False)
+    finally:
+        context.close()

@@ -71,6 +71,14 @@
     body.appendChild(link);
   }
 
+  // An answer its reader stopped: marked so, as it streamed and when the chat is read again.
+  function markStopped(body) {
+    const mark = document.createElement("p");
+    mark.className = "stopped";
+    mark.textContent = T.wc_stopped;
+    body.appendChild(mark);
+  }
+
   function scrollDown() {
     messages.scrollTop = messages.scrollHeight;
   }
@@ -89,6 +97,7 @@
       const answer = bubble("assistant", turn.assistant);
       answer.classList.toggle("notice", Boolean(turn.notice));
       if (turn.image) addPicture(answer, turn.image, turn.user);
+      if (turn.stopped) markStopped(answer);
     });
     addRegenerate();
     scrollDown();
@@ -143,7 +152,7 @@
     $("export").href = "/api/chat/export?chat=" + encodeURIComponent(id);
     const answer = await fetch("/api/chat/history?chat=" + encodeURIComponent(id), { credentials: "same-origin" });
     const data = answer.ok ? await answer.json() : { title: "", messages: [] };
-    state.turns = data.messages.map((m) => ({ user: m.user, assistant: m.assistant, image: m.image, pictures: m.pictures }));
+    state.turns = data.messages.map((m) => ({ user: m.user, assistant: m.assistant, image: m.image, pictures: m.pictures, stopped: m.stopped }));
     $("chat-title").textContent = data.title || T.wc_new;
     renderTurns();
     loadList();
@@ -240,13 +249,9 @@
             turn.notice = frame.data.notice && !frame.data.stopped;
             turn.image = frame.data.image || "";
             show(body, frame.data.text || streamed, turn.notice);
+            turn.stopped = Boolean(frame.data.stopped);
             if (turn.image) addPicture(body, turn.image, text);
-            if (frame.data.stopped) {
-              const mark = document.createElement("p");
-              mark.className = "stopped";
-              mark.textContent = T.wc_stopped;
-              body.appendChild(mark);
-            }
+            if (turn.stopped) markStopped(body);
           } else if (frame.event === "error") {
             finished = true;
             turn.assistant = frame.data.message;
