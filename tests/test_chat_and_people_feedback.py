@@ -5,6 +5,7 @@ setting, and web chat accounts by their names. Over the real server and in headl
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from typing import Any
@@ -117,5 +118,63 @@ def test_a_stopped_answer_is_marked_after_a_reload_in_chinese(
         expect(page.locator(".msg.assistant .body")).to_contain_text("word word")
         expect(page.locator(".msg.assistant .stopped")).to_have_text("（已停止）")
         shot(page, "19-web-chat-stopped-after-reload-zh", full=False)
+    finally:
+        context.close()
+
+
+# -- point 14 (g): nothing grey down a phone's left edge ----------------------------------------
+
+
+def pixels(browser: Browser, png: bytes, points: list[tuple[int, int]]) -> list[list[int]]:
+    """The RGB colour of a screenshot at each point, read by the browser's own PNG decoder
+    (in a page of its own, so nothing is drawn over the page under test)."""
+    reader = browser.new_page()
+    try:
+        found: list[list[int]] = reader.evaluate(
+            """async ([src, points]) => {
+                const img = new Image();
+                img.src = src;
+                await img.decode();
+                const canvas = document.createElement("canvas");
+                canvas.width = img.width;
+                canvas.height = img.height;
+                const context = canvas.getContext("2d");
+                context.drawImage(img, 0, 0);
+                return points.map(([x, y]) => Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3)));
+            }""",
+            ["data:image/png;base64," + base64.b64encode(png).decode(), points],
+        )
+        return found
+    finally:
+        reader.close()
+
+
+def test_nothing_grey_down_a_phones_left_edge(
+    make_bot: Callable[..., Bot], admin_hash: str, fake_model: FakeOpenAI, browser: Browser
+) -> None:
+    bot = mei_bot(make_bot, admin_hash)
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        page = context.new_page()
+        log_in(page, bot)
+        page.fill("#input", "hello")
+        page.click("#send")
+        expect(page.locator("#regenerate")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing sticks out sideways"
+        png = page.screenshot()
+        shot(page, "19-web-chat-phone-left-edge", full=False)
+        # Down the empty part of the conversation: the left edge is the page's background,
+        # the same as 100 px further in, not the closed sidebar's shadow.
+        rows = (500, 650)
+        found = pixels(browser, png, [(x, y) for y in rows for x in (0, 2, 5, 100)])
+        background = found[3]
+        assert all(colour == background for colour in found), f"a strip at the left edge: {found}"
+        page.click("#menu")
+        expect(page.locator("#sidebar")).to_be_in_viewport()
+        expect(page.locator("#chat-list a")).to_have_text(["hello"])
+        page.wait_for_timeout(300)  # the slide's end
+        shot(page, "19-web-chat-phone-menu-open", full=False)
     finally:
         context.close()
