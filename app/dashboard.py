@@ -73,12 +73,14 @@ def people_rows(console: Console, values: Values) -> list[dict[str, Any]]:
         profile = person["profile"]
         day, month = limits.used(person["usage"], today)
         own = profile.get("limits") or {}
+        name = name_of(person["person"], profile)
         rows.append(
             {
                 # How the page and its form name the person: a Synology id bare, as lists do.
                 "user_id": people.short(person["person"]),
-                "username": profile.get("username", ""),
-                "role": limits.role(values, person["person"], profile.get("username", "")),
+                "username": name,
+                "web": people.platform(person["person"]) == people.WEB,
+                "role": role_text(values, limits.role(values, person["person"], name)),  # a text's key
                 "today": day,
                 "month": month,
                 "pictures": limits.images_on(person["usage"], today),
@@ -88,6 +90,22 @@ def people_rows(console: Console, values: Values) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def name_of(person: str, profile: dict[str, Any]) -> str:
+    """The name a person goes by. A web chat account's name is its id ("web:mei"), so it is
+    known even where none was stored with its use (a drawing, a quota set before any chat)."""
+    if people.platform(person) == people.WEB:
+        return people.local(person)
+    return str(profile.get("username") or "")
+
+
+def role_text(values: Values, role: str) -> str:
+    """The key of the words for a role, as the access setting makes it: while everyone may
+    chat, the allow-list changes nothing, so the allowed and the unlisted read alike."""
+    if role in (limits.ALLOWED, limits.GUEST) and values.access == "everyone":
+        return "role_everyone"
+    return f"role_{role}"
 
 
 def webhook_rows(console: Console, t: pagetext.Translator) -> list[dict[str, Any]]:

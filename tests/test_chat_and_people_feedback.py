@@ -6,6 +6,7 @@ setting, and web chat accounts by their names. Over the real server and in headl
 from __future__ import annotations
 
 import base64
+import datetime
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from app import auth
 from tests.conftest import Bot, shot
 from tests.fake_openai import FakeOpenAI
 from tests.test_webchat import MEI, ChatClient, events
+from tests.webclient import ADMIN_PASSWORD
 
 MARKDOWN_QUESTION = "# Plan for **today**\n```python\nprint(1)\n```\nsee [the docs](https://example.com)"
 PLAIN_TITLE = "Plan for today print(1) see the docs"
@@ -178,3 +180,56 @@ def test_nothing_grey_down_a_phones_left_edge(
         shot(page, "19-web-chat-phone-menu-open", full=False)
     finally:
         context.close()
+
+
+# -- point 11: the People table's roles and names -----------------------------------------------
+
+
+def test_the_people_table_says_each_role_as_access_makes_it(
+    make_bot: Callable[..., Bot], admin_hash: str, fake_model: FakeOpenAI, page: Page
+) -> None:
+    bot = mei_bot(make_bot, admin_hash)
+    for user_id, name in ((4, "alice"), (5, "bob"), (6, "carol")):
+        bot.say("hello", user_id=user_id, username=name)
+    bot.idle()
+    list(events(as_mei(bot).send("abcdefgh04", "hello from the web")))
+    # A web chat account that has only drawn: its use is stored without a user name.
+    bot.runtime.store.add_image("web:li", datetime.date.today().isoformat())
+    bot.set(blocked_users=["5"], admin_users=["6", "li"])
+    page.goto(bot.url + "/login")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#people-list")).to_be_visible()
+
+    def roles() -> dict[str, str]:
+        rows = page.locator("#people-list tbody tr")
+        found = {}
+        for index in range(rows.count()):
+            cells = rows.nth(index).locator("td")
+            found[cells.nth(0).inner_text().split("\n")[0].strip()] = cells.nth(1).inner_text()
+        return found
+
+    everyone = "may chat (everyone may)"
+    assert roles() == {
+        "alice (4)": everyone,
+        "bob (5)": "blocked",
+        "carol (6)": "admin",
+        "mei (web chat)": everyone,
+        "li (web chat)": "admin",
+    }
+    page.locator("#people").scroll_into_view_if_needed()
+    shot(page, "19-people-roles-everyone", full=False)
+
+    bot.set(access="listed", allowed_users=["4"])
+    page.reload()
+    assert roles() == {
+        "alice (4)": "allowed",
+        "bob (5)": "blocked",
+        "carol (6)": "admin",
+        "mei (web chat)": "not allowed",
+        "li (web chat)": "admin",
+    }
+    page.goto(bot.url + "/?lang=zh-Hant#people")
+    assert roles()["mei (網頁聊天)"] == "未獲允許"
+    page.locator("#people").scroll_into_view_if_needed()
+    shot(page, "19-people-roles-listed-zh-hant", full=False)

@@ -228,8 +228,8 @@
     % for p in people:
       % uid = p['user_id']
       <tr id="person-{{uid}}"{{!' class="bad"' if uid in people_errors else ''}}>
-        <td>{{p['username'] or '–'}} ({{uid}})<br><small>{{fmt_time(p['seen'])}}</small></td>
-        <td>{{t('role_' + p['role'])}}</td>
+        <td>{{p['username'] or '–'}} ({{t('person_web') if p['web'] else uid}})<br><small>{{fmt_time(p['seen'])}}</small></td>
+        <td>{{t(p['role'])}}</td>
         <td class="num">{{p['today']}}</td>
         <td class="num">{{p['month']}}</td>
         <td class="num">{{p['pictures']}}</td>
