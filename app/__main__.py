@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import dataclasses
 import gc
+import getpass
 import json
 import logging
 import os
@@ -259,7 +260,7 @@ def settings_command(
             out.write(f"{item.name} = {settings.masked(item, values.values[item.name])}{source}\n")
         return 0
     if args.action == "set":
-        raw = stdin.read().rstrip("\n") if args.value == "-" else args.value
+        raw = read_value(args.name, stdin) if args.value == "-" else args.value
         clean = settings.validate({args.name: raw}, fixed=from_env)
         data.save_settings(settings.storable(clean))
         out.write(f"{args.name} saved\n")
@@ -270,6 +271,14 @@ def settings_command(
     data.save_settings({}, remove=(args.name,))
     out.write(f"{args.name} reset to its default\n")
     return 0
+
+
+def read_value(name: str, stdin: TextIO) -> str:
+    """A value given as "-": piped in whole, or, when a person types a secret (the login page's
+    password command), one line not shown on the screen, ended by Enter rather than Ctrl-D."""
+    if settings.BY_NAME[name].secret and stdin.isatty():
+        return getpass.getpass(f"{name}: ")
+    return stdin.read().rstrip("\n")
 
 
 def healthcheck(cfg: config.Config) -> int:
