@@ -17,7 +17,9 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SYNOCHATGPT_HOST=0.0.0.0 \
     SYNOCHATGPT_PORT=8008 \
-    SYNOCHATGPT_DATA_DIR=/data
+    SYNOCHATGPT_DATA_DIR=/data \
+    SYNOCHATGPT_RUNTIME=docker
+# SYNOCHATGPT_RUNTIME: the login page then gives the docker exec command for a forgotten password.
 # A fixed uid, so a folder on the NAS can be given to it: chown 8008 <folder>.
 RUN useradd --system --uid 8008 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin synochatgpt \
  && mkdir -p /data && chown 8008:8008 /data && chmod 700 /data

@@ -18,6 +18,7 @@ import getpass
 import json
 import logging
 import os
+import pwd
 import signal
 import sys
 import threading
@@ -36,6 +37,7 @@ from app import (
     log,
     migrate,
     pages,
+    recovery,
     settings,
     store,
     web,
@@ -202,6 +204,8 @@ def build(
         people=data.people,
         set_limits=lambda person, own: data.update_user(person, limits=own),
         setup_code=auth.new_setup_code(),
+        runtime=cfg.runtime,
+        reset_command=recovery.reset_command(how_started(cfg)),
     )
     doorman = gate.Gate(bot, clock=monotonic)
     app = web.create_app(
@@ -214,6 +218,17 @@ def build(
     )
     server = Server(app, cfg.host, cfg.port, max_body=http.MAX_BODY, headers=web.SECURITY_HEADERS)
     return Runtime(cfg, data, live, dispatcher, server, console, DataLock(cfg.data_dir), platforms)
+
+
+def how_started(cfg: config.Config) -> recovery.Started:
+    """The facts about this process that the login page's password command depends on."""
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a name (docker run --user 1234): sudo takes "#1234"
+        user = f"#{os.geteuid()}"
+    folder = os.getcwd()
+    # abspath, not resolve: DSM's /var/packages/… paths are links the person knows by that name.
+    return recovery.Started(cfg.runtime, sys.executable, folder, user, os.path.abspath(cfg.data_dir))
 
 
 def fewer_malloc_arenas() -> None:

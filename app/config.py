@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# How this server was started; the login page gives the command that works there. Set by the
+# Dockerfile and the package's start script rather than guessed from the file system.
+RUNTIMES = ("source", "docker", "dsm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Config:
     data_dir: Path = Path("data")
     log_level: str = "info"
     workers: int = 4
+    runtime: str = "source"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +42,7 @@ OPTIONS = (
     Option("data_dir", "SYNOCHATGPT_DATA_DIR", "folder for settings and history (default ./data)"),
     Option("log_level", "SYNOCHATGPT_LOG_LEVEL", "debug, info, warning or error (default info)"),
     Option("workers", "SYNOCHATGPT_WORKERS", "conversations answered in parallel (default 4)"),
+    Option("runtime", "SYNOCHATGPT_RUNTIME", "how it was started: source, docker or dsm (default source)"),
 )
 
 
@@ -66,6 +71,10 @@ def _convert(name: str, raw: str, source: str) -> object:
             if raw.lower() not in LOG_LEVELS:
                 raise ValueError
             return raw.lower()
+        if name == "runtime":
+            if raw.lower() not in RUNTIMES:
+                raise ValueError
+            return raw.lower()
         if not raw:
             raise ValueError
         return Path(raw)
@@ -76,6 +85,7 @@ def _convert(name: str, raw: str, source: str) -> object:
             "host": "an IP address such as 0.0.0.0 or 127.0.0.1",
             "log_level": "one of " + ", ".join(LOG_LEVELS),
             "data_dir": "a folder path",
+            "runtime": "one of " + ", ".join(RUNTIMES),
         }[name]
         raise ConfigError(f"{source}: expected {expected}, got {raw!r}") from None
 

@@ -68,6 +68,8 @@ class Console:
     people: Callable[[], list[dict[str, Any]]] = list
     set_limits: Callable[[str, dict[str, int] | None], None] = lambda person, own: None
     setup_code: str = ""  # shown in the log while no admin password is set
+    runtime: str = "source"  # config.RUNTIMES: how the server was started
+    reset_command: str = ""  # recovery.py: what sets a forgotten password, for that start
     sessions: auth.Sessions = dataclasses.field(default_factory=auth.Sessions)
     chat_sessions: auth.Sessions = dataclasses.field(default_factory=lambda: auth.Sessions(cap=256))
     throttle: auth.Throttle = dataclasses.field(default_factory=auth.Throttle)
@@ -308,7 +310,18 @@ class Pages:
         if error in ("too_many", "login_busy"):
             bottle.response.set_header("Retry-After", str(round(wait + 0.5)))
         values.setdefault("message", "")
-        return self.page(name, status, csrf=self.form_csrf(), error=error, wait=round(wait + 0.5), **values)
+        return self.page(
+            name,
+            status,
+            csrf=self.form_csrf(),
+            error=error,
+            wait=round(wait + 0.5),
+            runtime=self.console.runtime,
+            reset_command=self.console.reset_command,
+            # Then the command would be refused: the variable wins over what it stores.
+            password_fixed="admin_password" in self.console.settings().fixed,
+            **values,
+        )
 
     # -- first run and login -------------------------------------------------------------------
 

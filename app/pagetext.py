@@ -37,9 +37,28 @@ TEXTS: dict[str, dict[str, str]] = {
     "password": {"en": "Password", "zh": "密码"},
     "login_title": {"en": "Log in to SynoChatGPT", "zh": "登录 SynoChatGPT"},
     "login_submit": {"en": "Log in", "zh": "登录"},
-    "login_forgot": {
-        "en": "Forgot the password? On the NAS run: python -m app settings set admin_password -",
-        "zh": "忘记密码？在 NAS 上运行：python -m app settings set admin_password -",
+    # The command itself follows each (recovery.py); the words say where to type it.
+    "login_forgot_source": {
+        "en": "Forgot the password? In a terminal on the computer that runs SynoChatGPT, run this "
+        "command, then type the new password (at least 8 characters) and press Enter:",
+        "zh": "忘记密码？在运行 SynoChatGPT 的电脑的终端中运行以下命令，然后输入新密码（至少 8 个字符）"
+        "并按回车：",
+    },
+    "login_forgot_docker": {
+        "en": "Forgot the password? On the machine that runs Docker (on a NAS: over SSH, with sudo "
+        "before docker), run this command (with your container's name if it is not synochatgpt: "
+        "docker ps shows it), then type the new password (at least 8 characters) and press Enter:",
+        "zh": "忘记密码？在运行 Docker 的机器上（在 NAS 上：通过 SSH，并在 docker 前加 sudo）运行以下命令"
+        "（如果容器名称不是 synochatgpt，请换成 docker ps 显示的名称），然后输入新密码（至少 8 个字符）"
+        "并按回车：",
+    },
+    "login_forgot_dsm": {
+        "en": "Forgot the password? Log in to the NAS over SSH as an administrator (Control Panel > "
+        "Terminal & SNMP turns SSH on) and run this command. Type your own DSM password when sudo "
+        "asks, then the new password for this page (at least 8 characters), each followed by Enter:",
+        "zh": "忘记密码？以管理员身份通过 SSH 登录 NAS（在“控制面板 > 终端机和 SNMP”中启用 SSH），"
+        "运行以下命令。sudo 询问时输入你自己的 DSM 密码，然后输入本页面的新密码（至少 8 个字符），"
+        "每次都按回车：",
     },
     "csrf": {
         "en": "The form had expired. Please try again.",

@@ -20,7 +20,14 @@ TEXTS: dict[str, str] = {
     "password": "密碼",
     "login_title": "登入 SynoChatGPT",
     "login_submit": "登入",
-    "login_forgot": "忘記密碼？在 NAS 上執行：python -m app settings set admin_password -",
+    "login_forgot_source": "忘記密碼？在執行 SynoChatGPT 的電腦的終端機中執行以下命令，然後輸入新密碼"
+    "（至少 8 個字元）並按 Enter：",
+    "login_forgot_docker": "忘記密碼？在執行 Docker 的機器上（在 NAS 上：透過 SSH，並在 docker 前加 sudo）"
+    "執行以下命令（如果容器名稱不是 synochatgpt，請換成 docker ps 顯示的名稱），然後輸入新密碼（至少 8 個字元）"
+    "並按 Enter：",
+    "login_forgot_dsm": "忘記密碼？以管理員身分透過 SSH 登入 NAS（在「控制台 > 終端機 & SNMP」中啟用 SSH），"
+    "執行以下命令。sudo 詢問時輸入你自己的 DSM 密碼，然後輸入本頁面的新密碼（至少 8 個字元），"
+    "每次都按 Enter：",
     "csrf": "表單已過期，請重試。",
     "bad_code": "設定碼不正確，請在日誌中查詢。",
     "bad_password": "密碼錯誤。",

@@ -234,6 +234,7 @@ def test_every_text_the_templates_and_pages_use_exists() -> None:
         "p_": settings.PROBLEMS,
         "wh_": _webhook_reasons(),
         "src_": ("model", "chat"),  # Monitor.error's sources
+        "login_forgot_": config.RUNTIMES,  # login.tpl: where to type the password command
     }
     for prefix, names in prefixed.items():
         absent = [name for name in names if not pagetext.has(prefix + name)]

@@ -14,5 +14,10 @@
   <input id="password" name="password" type="password" required autocomplete="current-password" autofocus>
   <button type="submit" class="primary" id="login-submit">{{t('login_submit')}}</button>
 </form>
-<p class="help">{{t('login_forgot')}}</p>
+% if password_fixed:
+<p class="help">{{t('pw_fixed')}}</p>
+% else:
+<p class="help">{{t('login_forgot_' + runtime)}}</p>
+<pre class="example" id="reset-command">{{reset_command}}</pre>
+% end
 </main>
