@@ -21,6 +21,8 @@ from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
+from tests.test_recovery_hint import shown_command
+from tests.webclient import WebClient
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +132,21 @@ class Container:
         )
         assert answer.status_code == 200, answer.text
 
+    def exec_with_input(self, command: str, text: str) -> None:
+        """A `docker exec …` command line, its standard input piped in."""
+        words = command.split()
+        words = words[1:] if words[0] == "docker" else words
+        result = subprocess.run(
+            ["docker", *words],
+            env=self.env,
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0 and "saved" in result.stdout, result.stderr
+
     def logs(self) -> str:
         result = subprocess.run(
             ["docker", "logs", self.name],
@@ -210,6 +227,17 @@ def test_container_chats_runs_as_non_root_and_keeps_data(
             "Talk like a pirate.",
         ]
         assert "saved" in docker_cmd(docker, *set_prompt)
+
+        # A forgotten password: the login page gives docker exec into the container; as shown
+        # (with this test's container name, and no terminal to type in) it sets a new one.
+        python = "/opt/venv/bin/python -m app settings set admin_password -"
+        first.exec_with_input(f"exec -i {first.name} {python}", "first password\n")
+        shown = shown_command(requests.get(first.url + "/login", timeout=5).text)
+        assert shown == f"docker exec -it synochatgpt {python}", shown
+        first.exec_with_input(
+            shown.replace("exec -it synochatgpt", f"exec -i {first.name}"), "second password\n"
+        )
+        assert WebClient(first.url).login("second password").status_code == 303
 
         time.sleep(2)
         host_pid = docker_cmd(docker, "inspect", "-f", "{{.State.Pid}}", first.name).strip()

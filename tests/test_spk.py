@@ -26,6 +26,7 @@ from tests.dsm import PACKAGES, PackageCenter, is_root, read_info
 from tests.fake_http import free_port
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
+from tests.test_recovery_hint import shown_command
 from tests.webclient import WebClient
 
 pytestmark = pytest.mark.spk
@@ -284,6 +285,11 @@ def test_install_chat_upgrade_and_remove_in_a_simulated_dsm(
     assert requests.post(base + "/webhook", data=say, timeout=10).status_code == 200
     assert fake_chat.wait_for(1, timeout=30)[0].text == "Answer to: Hello from DSM"
     web = WebClient(base)
+    # A forgotten password: the package's own python, as the package user, on its data folder.
+    assert shown_command(web.get("/login").text) == (
+        f"sudo -u synochatgpt {PACKAGES / NAME / 'target' / 'env' / 'bin' / 'python'} -m app settings "
+        f"--data-dir {var / 'data'} set admin_password -"
+    )
     assert web.login(PASSWORD).status_code == 303 and web.get("/").status_code == 200
 
     stop = center.script(NAME, "start-stop-status stop", "STOP", port=port)
