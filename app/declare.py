@@ -57,6 +57,14 @@ class Setting:
         return ENV_PREFIX + self.name.upper()
 
 
+def number_text(value: float) -> str:
+    """A number as a person writes it: 300, not the 300.0 a float setting holds; 0.7 stays 0.7.
+    Past 2**53 a float is no longer a whole number one can trust, so it keeps Python's form."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
+
+
 # Long enough for any real prompt or address, short enough that a pasted book is refused on the
 # page, next to its field, rather than by the server's 1 MB cap on a request.
 MAX_TEXT = 20_000

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from app import pagetext_hant
 from app.platforms import registry
-from app.settings import Invalid, Setting, masked
+from app.settings import Invalid, Setting, masked, typed
 
 LANGUAGES = ("en", "zh", "zh-Hant")
 NAMES = {"en": "English", "zh": "简体中文", "zh-Hant": "繁體中文"}
@@ -770,6 +770,10 @@ class Translator:
         # are the ones that tell two tokens apart.
         text = str(value or "").removesuffix("%22").rstrip('"')
         return text[-4:] if len(text) >= 12 and setting.kind != "password" else "****"
+
+    def typed(self, setting: Setting, value: Any) -> str:
+        """A value as its field holds it (300, not 300.0); the same in every language."""
+        return typed(setting, value)
 
     def shown(self, setting: Setting, value: Any) -> str:
         """A value as the page may show it: secrets masked, in the reader's language."""

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app import auth
-from app.declare import ENV_PREFIX, Custom, Invalid, Setting, split_list
+from app.declare import ENV_PREFIX, Custom, Invalid, Setting, number_text, split_list
 from app.declare import PROBLEMS as CORE_PROBLEMS
 from app.platforms import registry
 
@@ -550,7 +550,7 @@ def _parse_number(setting: Setting, raw: Any) -> int | float:
 
 
 def _fmt(number: float | None) -> str:
-    return "" if number is None else (f"{number:g}" if isinstance(number, float) else str(number))
+    return "" if number is None else number_text(number)
 
 
 def _check_url(value: str) -> None:
@@ -678,13 +678,23 @@ def masked(setting: Setting, value: Any) -> str:
     if setting.kind == "accounts":
         return f"({len(value)}: {', '.join(a['name'] for a in value)})" if value else "(not set)"
     if not setting.secret:
-        return "(not set)" if value is None or value == "" else str(value)
+        return "(not set)" if value is None or value == "" else typed(setting, value)
     text = str(value or "")
     if not text:
         return "(not set)"
     if setting.kind == "password":
         return "(set)"
     return f"(set, ends in …{text[-4:]})" if len(text) >= 12 else "(set)"
+
+
+def typed(setting: Setting, value: Any) -> str:
+    """A value as its field on the page holds it: what a person would type, so a float setting
+    shows 300, not the 300.0 it is stored as. None (an optional number unset) is empty."""
+    if value is None:
+        return ""
+    if setting.kind in ("int", "float") and not isinstance(value, bool):
+        return number_text(value)
+    return str(value)
 
 
 def storable(changes: Mapping[str, Any]) -> dict[str, Any]:

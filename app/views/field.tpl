@@ -31,7 +31,7 @@
     % end
   </select>
   % elif item.kind != 'bool':
-  <input type="{{'url' if item.kind == 'url' else 'text'}}" name="{{item.name}}" id="{{item.name}}" value="{{shown if shown is not None else ('' if value is None else value)}}"{{!' inputmode="decimal"' if item.kind in ('int', 'float') else ' maxlength="%d"' % item.longest}} spellcheck="false"{{!' aria-invalid="true"' if error else ''}}>
+  <input type="{{'url' if item.kind == 'url' else 'text'}}" name="{{item.name}}" id="{{item.name}}" value="{{shown if shown is not None else t.typed(item, value)}}"{{!' inputmode="decimal"' if item.kind in ('int', 'float') else ' maxlength="%d"' % item.longest}} spellcheck="false"{{!' aria-invalid="true"' if error else ''}}>
   % end
   % if error:
   <p class="field-error" id="error-{{item.name}}">{{t.problem(error)}}</p>

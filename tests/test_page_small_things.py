@@ -1,0 +1,59 @@
+"""Small things a person meets on the page and in Chat (issue 19, point 14): seconds shown as
+300, not 300.0; a mistyped number answered with an example that fits the setting; /model
+checked against the server's own list; the bot's language decided by the whole message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from app import settings
+from tests.conftest import Bot
+from tests.webclient import WebClient
+
+
+def page_of(bot: Bot) -> WebClient:
+    web = WebClient(bot.url)
+    assert web.login().status_code == 303
+    return web
+
+
+# -- (a) a float setting as a person writes it ---------------------------------------------------
+
+
+def test_numbers_are_shown_as_people_write_them() -> None:
+    timeout = settings.BY_NAME["request_timeout"]
+    assert settings.typed(timeout, 300.0) == "300"
+    assert settings.typed(timeout, 0.5) == "0.5"
+    assert settings.typed(settings.BY_NAME["delivery_retry_hours"], 0.01) == "0.01"
+    assert settings.typed(settings.BY_NAME["temperature"], None) == ""
+    assert settings.typed(settings.BY_NAME["context_tokens"], 8000) == "8000"
+    assert settings.typed(timeout, 1e20) == "1e+20", "too big to be a trusted whole number"
+    assert settings.masked(timeout, 300.0) == "300"
+
+
+def test_whole_seconds_have_no_point_zero_and_stay_floats(
+    make_bot: Callable[..., Bot], admin_hash: str
+) -> None:
+    bot = make_bot(admin_password=admin_hash, request_timeout=300, temperature=0.7)
+    web = page_of(bot)
+    page = web.get("/").text
+    assert 'id="request_timeout" value="300"' in page
+    assert 'id="answer_timeout" value="1200"' in page  # the default, never saved
+    assert 'id="delivery_retry_hours" value="24"' in page
+    assert 'id="temperature" value="0.7"' in page, "a fraction keeps its point"
+    assert 'id="onebot_send_interval" value="1.5"' in page
+    assert not re.search(r'value="[0-9]+\.0" inputmode="decimal"', page), "no number field ends in .0"
+
+    assert web.post("/settings", web.settings_form()).status_code == 303
+    values = bot.runtime.settings()
+    assert values.request_timeout == 300.0 and isinstance(values.request_timeout, float)
+    assert values.temperature == 0.7
+
+
+def test_a_float_fixed_by_the_environment_is_shown_whole(
+    make_bot: Callable[..., Bot], admin_hash: str
+) -> None:
+    bot = make_bot(environ={"SYNOCHATGPT_REQUEST_TIMEOUT": "300"}, admin_password=admin_hash)
+    page = page_of(bot).get("/").text
+    assert '<output id="request_timeout">300</output>' in page
