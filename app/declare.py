@@ -47,6 +47,9 @@ class Setting:
     words: tuple[tuple[str, str, str], ...] = ()
     # The most characters a text value may have (the page's maxlength too); 0: the kind's own.
     max_chars: int = 0
+    # A number offered when a typed one does not read as a number; empty: the default. Needed
+    # where the default says nothing (an empty optional number, a 0 that means "off").
+    example: str = ""
 
     @property
     def longest(self) -> int:
@@ -55,6 +58,11 @@ class Setting:
     @property
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
+
+    @property
+    def sample(self) -> str:
+        """A value of this setting to give as an example: seconds look like seconds."""
+        return self.example or ("" if self.default is None else number_text(self.default))
 
 
 def number_text(value: float) -> str:

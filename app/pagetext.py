@@ -530,7 +530,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "p_choice": {"en": "Choose one of: {choices}.", "zh": "请从以下选项中选择：{choices}。"},
     "p_bool": {"en": "Must be on or off.", "zh": "只能是开或关。"},
     "p_int": {"en": "Enter a whole number.", "zh": "请输入整数。"},
-    "p_number": {"en": "Enter a number, such as 0.7.", "zh": "请输入数字，例如 0.7。"},
+    "p_number": {"en": "Enter a number, such as {example}.", "zh": "请输入数字，例如 {example}。"},
     "p_finite": {"en": "Enter an ordinary number.", "zh": "请输入普通数字。"},
     "p_range": {"en": "Enter a number from {low} to {high}.", "zh": "请输入 {low} 到 {high} 之间的数字。"},
     "p_too_long": {

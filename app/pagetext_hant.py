@@ -207,7 +207,7 @@ TEXTS: dict[str, str] = {
     "p_choice": "請從以下選項中選擇：{choices}。",
     "p_bool": "只能是開或關。",
     "p_int": "請輸入整數。",
-    "p_number": "請輸入數字，例如 0.7。",
+    "p_number": "請輸入數字，例如 {example}。",
     "p_finite": "請輸入普通數字。",
     "p_range": "請輸入 {low} 到 {high} 之間的數字。",
     "p_too_long": "最多 {max} 個字元，這裡有 {count} 個。請縮短。",

@@ -78,6 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
         label="Temperature",
         minimum=0.0,
         maximum=2.0,
+        example="0.7",
         help="Sampling temperature from 0 to 2: lower is more focused, higher more varied. Empty "
         "uses the server's default; OpenAI's reasoning models accept no other.",
     ),
@@ -534,13 +535,14 @@ def _parse_accounts(raw: Any) -> tuple[dict[str, Any], ...]:
 
 
 def _parse_number(setting: Setting, raw: Any) -> int | float:
-    kind = "int" if setting.kind == "int" else "number"
+    # A mistyped number is told what one looks like for this setting (300 for seconds).
+    refused = Invalid("int") if setting.kind == "int" else Invalid("number", example=setting.sample)
     if isinstance(raw, bool):
-        raise Invalid(kind)
+        raise refused
     try:
         number: int | float = int(str(raw).strip()) if setting.kind == "int" else float(str(raw).strip())
     except ValueError:
-        raise Invalid(kind) from None
+        raise refused from None
     if isinstance(number, float) and not math.isfinite(number):
         raise Invalid("finite")
     low, high = setting.minimum, setting.maximum

@@ -57,3 +57,39 @@ def test_a_float_fixed_by_the_environment_is_shown_whole(
     bot = make_bot(environ={"SYNOCHATGPT_REQUEST_TIMEOUT": "300"}, admin_password=admin_hash)
     page = page_of(bot).get("/").text
     assert '<output id="request_timeout">300</output>' in page
+
+
+# -- (b) the example in "Enter a number" fits the setting -----------------------------------------
+
+
+def test_every_float_setting_has_an_example_it_accepts() -> None:
+    floats = [s for s in settings.SETTINGS if s.kind == "float"]
+    assert floats
+    for setting in floats:
+        assert setting.sample, setting.name
+        assert settings.parse(setting, setting.sample) is not None, setting.name
+    assert settings.BY_NAME["request_timeout"].sample == "300"
+    assert settings.BY_NAME["temperature"].sample == "0.7"
+
+
+def test_a_mistyped_number_gets_an_example_of_its_own(admin_bot: Bot, admin: WebClient) -> None:
+    fields = admin.settings_form()
+    fields.update(request_timeout="abc", answer_timeout="abc", delivery_retry_hours="abc", temperature="hot")
+    page = admin.post("/settings", fields).text
+    assert 'id="error-request_timeout">Enter a number, such as 300.' in page
+    assert 'id="error-answer_timeout">Enter a number, such as 1200.' in page
+    assert 'id="error-delivery_retry_hours">Enter a number, such as 24.' in page
+    assert 'id="error-temperature">Enter a number, such as 0.7.' in page
+
+    admin.get("/?lang=zh")
+    page = admin.post("/settings", fields).text
+    assert 'id="error-request_timeout">请输入数字，例如 300。' in page
+
+    admin.get("/?lang=zh-Hant")
+    page = admin.post("/settings", fields).text
+    assert 'id="error-answer_timeout">請輸入數字，例如 1200。' in page
+
+    # The page's live check says the same.
+    refused = admin.api("/api/test-model", {**admin.settings_form(), "request_timeout": "abc"})
+    assert refused.status_code == 400
+    assert refused.json()["fields"]["request_timeout"] == "請輸入數字，例如 300。"

@@ -93,6 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
         label="Random replies",
         minimum=0.0,
         maximum=1.0,
+        example="0.1",
         help="The chance, from 0 to 1, that the bot answers a group message not addressed to it. 0: never.",
         words=SETTING_WORDS["onebot_probability"],
     ),
