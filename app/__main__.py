@@ -183,6 +183,7 @@ def build(
         observer=monitor,
         pictures=deliveries.pictures,
         outlet=deliveries,
+        models=lambda values: models.names(answering.model_config(values)),
     )
     dispatcher = worker.Dispatcher(
         data, bot.handle, workers=cfg.workers, max_pending=queue_limit, problems=monitor, clock=clock

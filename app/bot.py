@@ -122,6 +122,7 @@ class Bot:
         draw: Callable[[ImageConfig, str], Picture] = images.draw,
         pictures: Callable[[Job, Values], list[Attachment]] | None = None,
         outlet: Outlet | None = None,
+        models: Callable[[Values], list[str]] | None = None,
     ) -> None:
         self._pictures = pictures
         self._outlet = outlet
@@ -134,7 +135,9 @@ class Bot:
         self._deliver = deliver
         self._clock = clock
         self.drawing = Drawing(store, deliver, draw=draw, clock=clock, problems=observer)
-        self.commands = Commands(store, save or (lambda changes: None), self.ask, clock, draw=self.drawing)
+        self.commands = Commands(
+            store, save or (lambda changes: None), self.ask, clock, draw=self.drawing, models=models
+        )
 
     # -- accepting ---------------------------------------------------------------------------
 

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import datetime
+import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from app import conversations, export, i18n, limits, people, settings
+from app.llm import ModelError
 from app.platforms.base import Attachment
 from app.settings import Values
 from app.worker import Job
@@ -24,6 +26,7 @@ ASKING = {"/ask", "/retry", "/image"}  # commands that end in a model call
 ADMIN_ONLY = {"/pause", "/resume"}  # /model and /persona only when given an argument
 MAX_PERSONA = 4000
 MAX_ATTACHMENT = 8 * 1024 * 1024  # bytes; a bigger export is saved to export_dir only
+MODELS_SHOWN = 8  # names offered when /model names one the server lacks
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]{0,30})(?:\s|$)")
 # The first Synology bot drew on "img:"; Chinese keyboards type the full-width colon.
 _DRAW = re.compile(r"^(?:img|图片|圖片)\s*[:：]", re.IGNORECASE)
@@ -63,6 +66,14 @@ def argument(text: str) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
+def _some(name: str, known: list[str]) -> str:
+    """A few of the server's names, those most like the one typed first (qwen2.5:7b for
+    qwen2.5:7), then in the server's order; '…' when there are more."""
+    close = difflib.get_close_matches(name, known, n=MODELS_SHOWN, cutoff=0.5)
+    shown = [*close, *(m for m in known if m not in close)][:MODELS_SHOWN]
+    return ", ".join(shown) + (", …" if len(known) > len(shown) else "")
+
+
 def image_prompt(text: str) -> str:
     """What to draw: the text after /image, img: or 图片：."""
     stripped = text.strip()
@@ -77,8 +88,11 @@ class Commands:
         save: Callable[[dict[str, Any]], None],
         ask: Callable[[Job, str, Values, bool], str],
         clock: Callable[[], float],
+        *,
         draw: Callable[[Job, str, Values], str] | None = None,
+        models: Callable[[Values], list[str]] | None = None,
     ) -> None:
+        self._models = models  # the model server's names; raises ModelError when it has none
         self._store = store
         self._save = save
         self._ask = ask
@@ -210,8 +224,25 @@ class Commands:
             name = settings.parse(settings.BY_NAME["model"], arg)
         except settings.Invalid as exc:
             return i18n.t(job.lang, "model_bad", problem=str(exc))
+        known = self._known_models(name, values)
+        if known and name not in known:
+            # Saved, a misspelt name would fail every question until someone noticed.
+            return i18n.t(
+                job.lang, "model_unknown", model=name, current=values.model, models=_some(name, known)
+            )
         self._save({"model": name})
-        return i18n.t(job.lang, "model_set", model=name)
+        return i18n.t(job.lang, "model_set" if known or name == "echo" else "model_unchecked", model=name)
+
+    def _known_models(self, name: str, values: Values) -> list[str]:
+        """The server's model names, or [] when they cannot be had: some servers have no
+        /models, or list none (a proxy, a single-model server), and then the name is taken
+        on trust. 'echo' is built in and asks no server."""
+        if name == "echo" or self._models is None:
+            return []
+        try:
+            return self._models(values)
+        except ModelError:
+            return []
 
     def _persona(self, job: Job, values: Values, arg: str, who: str, command: str) -> str:
         current = self._store.conversation_meta(job.conversation).get("persona", "")

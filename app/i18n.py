@@ -175,6 +175,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "From now on I answer everyone with the model {model}.",
         "zh": "从现在起，我用模型 {model} 回答所有人。",
     },
+    "model_unknown": {
+        "en": "The model server has no model called {model}, so I keep answering with {current}. "
+        "It has: {models}",
+        "zh": "模型服务器上没有名为 {model} 的模型，所以我继续用 {current} 回答。它有：{models}",
+    },
+    "model_unchecked": {
+        "en": "From now on I answer everyone with the model {model}. The model server did not list "
+        "its models, so I could not check the name: if it is wrong, questions fail until /model "
+        "sets another.",
+        "zh": "从现在起，我用模型 {model} 回答所有人。模型服务器没有列出它的模型，所以我无法核对这个名称："
+        "如果名称有误，提问会失败，直到用 /model 换成别的模型。",
+    },
     "setting_fixed": {
         "en": "{name} is fixed by the environment variable {env}, so it cannot be changed here.",
         "zh": "{name} 由环境变量 {env} 设定，无法在这里修改。",

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
+LIST_SECONDS = 15.0  # the most /model waits for the server's list of models
 _CONTEXT_ERRORS = re.compile(
     r"context[ _-]?length|context window|context size|maximum context|too many tokens|"
     r"prompt is too long|input is too long|exceeds? the (?:available )?context|reduce the length",
@@ -476,3 +477,13 @@ class ModelFactory:
                 # The old client is left to the garbage collector: a worker may still use it.
                 self._current = (config, self.make(config))
             return self._current[1]
+
+    def names(self, config: ModelConfig) -> list[str]:
+        """The server's model names (GET /models), asked once and briefly by a client of its
+        own: an admin's /model waits for them. ModelError when the server gives no list."""
+        brief = dataclasses.replace(config, max_retries=0, timeout=min(config.timeout, LIST_SECONDS))
+        client = self.make(brief)
+        try:
+            return client.list_models()
+        finally:
+            client.close()

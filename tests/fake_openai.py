@@ -269,7 +269,8 @@ def _bad_image_url(url: Any, where: str) -> dict[str, Any] | None:
 class FakeOpenAI:
     def __init__(self, api_key: str | None = "sk-test-key-0123456789abcdef") -> None:
         self.api_key = api_key
-        self.models = ["fake-model", "fake-small"]
+        self.models = ["fake-model", "fake-small"]  # what GET /v1/models lists, and what answers
+        self.models_route = True  # False: GET /v1/models is a 404, as on servers that list none
         # "Answer to: <last message>"; for a vision message "Answer to: <text> [saw N image(s)]".
         self.reply: Callable[[list[dict[str, str]]], str] = answer
         self.delay = 0.0  # seconds before the answer starts
@@ -482,7 +483,7 @@ class FakeOpenAI:
                     return
                 if not self._authorised():
                     return
-                if path == "/v1/models":
+                if path == "/v1/models" and fake.models_route:
                     self._send(
                         200,
                         {

@@ -9,7 +9,19 @@ from collections.abc import Callable
 
 from app import settings
 from tests.conftest import Bot
+from tests.fake_openai import FakeOpenAI
+from tests.fake_synology import FakeChat
 from tests.webclient import WebClient
+
+ADMIN = 7
+
+
+def dm(bot: Bot, chat: FakeChat, text: str, user_id: int = 4) -> str:
+    """A direct message and the bot's whole answer to it."""
+    before = len(chat.posts)
+    assert bot.say(text, user_id=user_id).status_code == 200
+    bot.idle()
+    return "\n".join(p.text for p in chat.wait_for(before + 1)[before:])
 
 
 def page_of(bot: Bot) -> WebClient:
@@ -93,3 +105,63 @@ def test_a_mistyped_number_gets_an_example_of_its_own(admin_bot: Bot, admin: Web
     refused = admin.api("/api/test-model", {**admin.settings_form(), "request_timeout": "abc"})
     assert refused.status_code == 400
     assert refused.json()["fields"]["request_timeout"] == "請輸入數字，例如 300。"
+
+
+# -- (c) /model checked against the server's list ---------------------------------------------------
+
+
+def test_model_refuses_a_name_the_server_does_not_list(
+    make_bot: Callable[..., Bot], fake_chat: FakeChat, fake_model: FakeOpenAI
+) -> None:
+    bot = make_bot(admin_users=[str(ADMIN)])
+    reply = dm(bot, fake_chat, "/model no-such-model", user_id=ADMIN)
+    assert reply == (
+        "The model server has no model called no-such-model, so I keep answering with fake-model. "
+        "It has: fake-model, fake-small"
+    )
+    assert bot.runtime.settings().model == "fake-model"
+    assert (
+        "model" not in bot.runtime.store.settings() or bot.runtime.store.settings()["model"] == "fake-model"
+    )
+
+    # A name it lists is taken as before.
+    reply = dm(bot, fake_chat, "/model fake-small", user_id=ADMIN)
+    assert reply == "From now on I answer everyone with the model fake-small."
+
+    # In Chinese, to someone who writes Chinese.
+    dm(bot, fake_chat, "你好", user_id=ADMIN)
+    reply = dm(bot, fake_chat, "/model gpt-9", user_id=ADMIN)
+    assert reply.startswith("模型服务器上没有名为 gpt-9 的模型，所以我继续用 fake-small 回答。")
+    assert bot.runtime.settings().model == "fake-small"
+
+
+def test_model_offers_a_few_names_the_closest_first(
+    make_bot: Callable[..., Bot], fake_chat: FakeChat, fake_model: FakeOpenAI
+) -> None:
+    bot = make_bot(admin_users=[str(ADMIN)])
+    fake_model.models = [*(f"llama-{n}" for n in range(20)), "qwen2.5:7b", "fake-model"]
+    reply = dm(bot, fake_chat, "/model qwen2.5:7", user_id=ADMIN)
+    names = reply.split("It has: ")[1]
+    assert names.startswith("qwen2.5:7b, ") and names.endswith(", …")
+    assert len(names.split(", ")) == 8 + 1  # eight names and the ellipsis
+    assert bot.runtime.settings().model == "fake-model"
+
+
+def test_model_is_taken_on_trust_when_the_server_lists_none(
+    make_bot: Callable[..., Bot], fake_chat: FakeChat, fake_model: FakeOpenAI
+) -> None:
+    bot = make_bot(admin_users=[str(ADMIN)])
+    fake_model.models_route = False  # GET /v1/models answers 404
+    reply = dm(bot, fake_chat, "/model fake-small", user_id=ADMIN)
+    assert reply.startswith("From now on I answer everyone with the model fake-small.")
+    assert "could not check the name" in reply
+    assert bot.runtime.settings().model == "fake-small"
+    dm(bot, fake_chat, "which model?")
+    assert fake_model.chat_requests()[-1]["model"] == "fake-small"
+
+    fake_model.models_route = True
+    fake_model.models = []  # a list, but an empty one
+    dm(bot, fake_chat, "你好", user_id=ADMIN)
+    reply = dm(bot, fake_chat, "/model other-model", user_id=ADMIN)
+    assert "模型服务器没有列出它的模型，所以我无法核对这个名称" in reply
+    assert bot.runtime.settings().model == "other-model"
