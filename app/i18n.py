@@ -455,14 +455,22 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"[A-Za-z]+")
 
 
 def detect(text: str) -> str | None:
     """A language guess from one message, or None when it gives no clear signal (a number, an
-    emoji, a command)."""
-    if _HAN.search(text):
+    emoji, a command alone). The whole text decides, not any one character: Chinese when it
+    has at least as many Chinese characters as English words. Words, not letters, as a Chinese
+    word is one or two characters while "Nextcloud" is nine letters: one "你好" in an English
+    sentence stays English, and "Docker" or "Python" in a Chinese one stays Chinese."""
+    command = text.lstrip().startswith("/")
+    if command:  # the command word is English whatever the person writes; what follows counts
+        text = [*text.split(maxsplit=1), ""][1]
+    han = len(_HAN.findall(text))
+    if han and han >= len(_WORD.findall(text)):
         return "zh"
-    if len(_LATIN.findall(text)) >= 3 and not text.lstrip().startswith("/"):
+    if len(_LATIN.findall(text)) >= 3 and not command:
         return "en"
     return None
 

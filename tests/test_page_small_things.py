@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from app import settings
+from app import i18n, settings
 from tests.conftest import Bot
 from tests.fake_openai import FakeOpenAI
 from tests.fake_synology import FakeChat
@@ -165,3 +165,36 @@ def test_model_is_taken_on_trust_when_the_server_lists_none(
     reply = dm(bot, fake_chat, "/model other-model", user_id=ADMIN)
     assert "模型服务器没有列出它的模型，所以我无法核对这个名称" in reply
     assert bot.runtime.settings().model == "other-model"
+
+
+# -- (d) the language of the whole message ------------------------------------------------------
+
+
+def test_language_is_decided_by_the_whole_message() -> None:
+    english = [
+        "Hello 你好, could you help me write a short email to my boss?",
+        "Can you translate 你好吗 into English?",
+        "Hi 你好! Please summarise this article for me.",
+    ]
+    chinese = [
+        "请帮我写一个 Python 脚本，用 requests 下载文件",
+        "用 Docker Compose 部署 Nextcloud 的步骤",
+        "我想问一下 OpenAI API 的 rate limit 是多少",
+        "你好",
+        "/ask 今天天气怎么样",
+    ]
+    assert [i18n.detect(text) for text in english] == ["en"] * len(english)
+    assert [i18n.detect(text) for text in chinese] == ["zh"] * len(chinese)
+    assert i18n.detect("/ask what does 你好 mean in English?") is None, "a command alone keeps the language"
+    assert i18n.detect("/help") is None and i18n.detect("42") is None
+
+
+def test_a_greeting_in_chinese_does_not_switch_an_english_speaker(bot: Bot, fake_chat: FakeChat) -> None:
+    dm(bot, fake_chat, "Hello 你好, could you help me write a short email to my boss?")
+    assert dm(bot, fake_chat, "/help").startswith("I answer with the AI model fake-model.")
+    assert dm(bot, fake_chat, "/whoami") == "Your Synology Chat user id is 4, name alice."
+    assert dm(bot, fake_chat, "/usage").startswith("Tokens used today:")
+
+    # And the other way: Chinese with English words in it stays Chinese.
+    dm(bot, fake_chat, "请帮我写一个 Python 脚本，用 requests 下载文件", user_id=5)
+    assert "帮助" in dm(bot, fake_chat, "/help", user_id=5)
