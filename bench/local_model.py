@@ -18,7 +18,7 @@ import requests
 
 from app import i18n
 from app import store as store_module
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, drip
 from tests.fake_synology import FakeChat
 
 SPEED = 20  # characters a second
@@ -81,12 +81,8 @@ def measure(
 ) -> dict[str, Any]:
     answer = answer_text()
 
-    def pieces(messages: list[dict[str, str]]) -> Any:
-        for at in range(0, len(answer), PIECE):
-            yield answer[at : at + PIECE]
-
     saved = (model.pieces, model.chunk_delay, model.delay)
-    model.pieces, model.chunk_delay, model.delay = pieces, PIECE / SPEED, 0.0
+    model.pieces, model.chunk_delay, model.delay = drip(answer, PIECE), PIECE / SPEED, 0.0
     try:
         figures: dict[str, Any] = {
             f"local_{'on' if parts else 'off'}": one_answer(start, model, chat, token, parts)

@@ -32,6 +32,17 @@ REFUSE_LIKE_OPENAI = "openai"  # max_tokens refused, max_completion_tokens asked
 REFUSE_ANY_LIMIT = "any"  # both refused, as a server that knows neither parameter
 
 
+def drip(answer: str, size: int = 6) -> Callable[[list[dict[str, str]]], Iterator[str]]:
+    """For FakeOpenAI.pieces: a given answer in small pieces, as a slow model writes it (with
+    chunk_delay between them)."""
+
+    def pieces(messages: list[dict[str, str]]) -> Iterator[str]:
+        for start in range(0, len(answer), size):
+            yield answer[start : start + size]
+
+    return pieces
+
+
 def generated(
     total: int, size: int = 4096, fill: str = "x"
 ) -> Callable[[list[dict[str, str]]], Iterator[str]]:

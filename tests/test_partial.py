@@ -6,7 +6,7 @@ the fake model dripping its answer; tests/test_partial_e2e.py drives the real se
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from app import settings, text
 from app.bot import shown_first
 from app.llm import strip_thinking
 from app.partial import CONTINUE, ready_cut, visible
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, drip
 from tests.inprocess import Core
 
 PARAGRAPHS = [
@@ -25,16 +25,6 @@ PARAGRAPHS = [
     "Then save the rule, and open the address from your phone to check that it works.",
 ]
 ANSWER = "\n\n".join(PARAGRAPHS)
-
-
-def drip(answer: str, size: int = 6) -> Callable[[list[dict[str, str]]], Iterator[str]]:
-    """For FakeOpenAI.pieces: the answer in small pieces, as a slow model writes it."""
-
-    def pieces(messages: list[dict[str, str]]) -> Iterator[str]:
-        for start in range(0, len(answer), size):
-            yield answer[start : start + size]
-
-    return pieces
 
 
 # -- where a part may end -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from tests.conftest import Bot
 from tests.contract import CASES, Case, cases
 from tests.fake_dingtalk import FakeDingTalk
 from tests.fake_onebot import FakeNapCat
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, drip
 from tests.fake_synology import FakeChat
 from tests.test_process import Process
 
@@ -29,14 +29,6 @@ PARAGRAPHS = [f"{mark}: {FILLER * 2}".rstrip() for mark in MARKS[:2]]
 PARAGRAPHS += ["```bash\n# Charlie\nsudo synopkg restart SynoChatGPT\n\nsudo synopkg status SynoChatGPT\n```"]
 PARAGRAPHS += [f"{mark}: {FILLER * 2}".rstrip() for mark in MARKS[3:]]
 ANSWER = "\n\n".join(PARAGRAPHS)
-
-
-def drip(answer: str, size: int = 8) -> Callable[[list[dict[str, str]]], Iterator[str]]:
-    def pieces(messages: list[dict[str, str]]) -> Iterator[str]:
-        for start in range(0, len(answer), size):
-            yield answer[start : start + size]
-
-    return pieces
 
 
 def first_posts(posts: Callable[[], list[str]], timeout: float = 15.0) -> list[str]:
@@ -61,7 +53,7 @@ def test_every_platform_shows_parts_before_the_model_is_done_and_each_once(
 ) -> None:
     bot = case.start(make_bot)
     bot.set(min_part_chars=100, onebot_min_part_chars=100)
-    fake_model.pieces = drip(ANSWER)
+    fake_model.pieces = drip(ANSWER, 8)
     fake_model.chunk_delay = 0.04  # 200 characters a second: about 4 s in all
     assert case.ask(bot, "how do I restart the package?").status_code in (200, 204)
     first_posts(case.posts)
@@ -82,7 +74,7 @@ def test_in_a_direct_message_the_posts_are_the_answer(
     make_bot: Callable[..., Bot], fake_model: FakeOpenAI, fake_chat: FakeChat
 ) -> None:
     bot = make_bot(min_part_chars=100)
-    fake_model.pieces = drip(ANSWER)
+    fake_model.pieces = drip(ANSWER, 8)
     fake_model.chunk_delay = 0.04
     assert bot.say("how do I restart the package?").status_code == 200
     first = fake_chat.wait_for(1, timeout=15)[0]
@@ -105,7 +97,7 @@ def test_in_a_channel_only_the_first_part_names_the_asker(
              "context": "shared", "triggers": ["@ai"]}
         ],
     )  # fmt: skip
-    fake_model.pieces = drip(ANSWER)
+    fake_model.pieces = drip(ANSWER, 8)
     fake_model.chunk_delay = 0.04
     assert bot.in_channel(team, "@ai how do I restart it?", trigger_word="@ai").status_code == 200
     bot.idle(30)
@@ -141,9 +133,9 @@ def test_kill_9_while_parts_go_out_repeats_and_loses_nothing(
 
     def first_run(messages: list[dict[str, str]]) -> Iterator[str]:
         if messages[-1]["content"] == CONTINUE:
-            yield from drip("\n\n".join(PARAGRAPHS[2:]))(messages)
+            yield from drip("\n\n".join(PARAGRAPHS[2:]), 8)(messages)
             return
-        yield from drip(shown + "Charlie starts")(messages)
+        yield from drip(shown + "Charlie starts", 8)(messages)
         released.wait(30)  # the model writes on slowly; the bot is killed meanwhile
 
     fake_model.pieces = first_run
