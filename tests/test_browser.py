@@ -58,7 +58,7 @@ def test_a_new_owner_sets_everything_up_in_the_browser(
     fake_chat.wait_for(2)
     bot.idle()
     page.reload()
-    expect(page.locator("#usage-chart svg")).to_be_visible()
+    expect(page.locator("#usage-chart svg.chart")).to_be_visible()
     expect(page.locator("#st-latency")).to_contain_text("median")
     shot(page, "03-settings-page")
 

@@ -151,7 +151,8 @@ def test_tls_is_verified_by_default(
     with caplog.at_level(logging.ERROR):
         answer(bot, "hello")
     assert chat.posts == []
-    assert "certificate could not be verified" in caplog.text and "ca_bundle" in caplog.text
+    # Named by the page's label, as Recent errors show it (issue 19, point 5).
+    assert "certificate could not be verified" in caplog.text and "CA certificate file" in caplog.text
 
 
 def test_tls_with_a_ca_bundle(make_bot: Callable[..., Bot], https_chat: tuple[FakeChat, Path]) -> None:

@@ -67,7 +67,8 @@ def test_a_wrong_channel_is_explained_and_nothing_is_lost(
     answer = admin.post("/settings", fields)
     assert answer.status_code == 400
     error = answer.text[answer.text.index('id="error-channels"') :]
-    assert error[: error.index("</p>")].endswith("with method=incoming and token=….")
+    # The bot's URL in a channel's place is named as that mistake (issue 19, point 12).
+    assert "this is the bot&#039;s incoming URL (method=chatbot)" in error[: error.index("</p>")]
     assert 'value="team"' in answer.text and 'value="@ai, 小助手"' in answer.text, "what was typed stays"
     assert stored(admin_bot).channels == () and stored(admin_bot).min_interval == 0, "nothing saved"
     for missing, problem in (("ch-new-token", "outgoing webhook"), ("ch-new-name", "needs a name")):
