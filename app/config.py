@@ -101,7 +101,10 @@ def _is_ip(text: str) -> bool:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for option in OPTIONS:
         flag = "--" + option.name.replace("_", "-")
-        parser.add_argument(flag, dest=option.name, default=None, help=f"{option.help}; env {option.env}")
+        # SUPPRESS, not None: a subcommand's parser takes these too, and its default would
+        # overwrite the same flag given before the subcommand (--data-dir X settings …).
+        help_text = f"{option.help}; env {option.env}"
+        parser.add_argument(flag, dest=option.name, default=argparse.SUPPRESS, help=help_text)
 
 
 def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:

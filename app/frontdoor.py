@@ -14,6 +14,8 @@ import dataclasses
 import json
 import re
 
+from app.declare import MAX_TEXT
+
 MAX_HEAD = 32 * 1024  # request line and headers; a browser's with cookies is a few KiB
 BODY_WAIT = 16 * 1024  # a body up to this size must have arrived too: Chat's are ~1 KiB
 HEAD_SECONDS = 10.0  # from connecting (or from a kept-alive connection's next byte)
@@ -102,15 +104,16 @@ def _language(header: bytes) -> str:
     return "en"
 
 
-# The one page the front door answers with (the app's pages need a thread and the request).
+# The one page the front door answers with (the app's pages need a thread and the request). The
+# form can only be this big with a text field over its limit (declare.MAX_TEXT), so it says so.
 TOO_LARGE_PAGE = {
-    "en": ("Too much to save", "The form is larger than {mb} MB, so nothing was saved. A text field "
-           "holds at most 20,000 characters (the system prompt, say): go back, shorten it, and save "
-           "again."),
-    "zh": ("内容太多，无法保存", "表单超过 {mb} MB，没有保存任何内容。文本框最多 20,000 个字符"
-           "（例如系统提示词）：请返回缩短后再保存。"),
-    "zh-Hant": ("內容太多，無法儲存", "表單超過 {mb} MB，沒有儲存任何內容。文字欄位最多 20,000 個字元"
-                "（例如系統提示詞）：請返回縮短後再儲存。"),
+    "en": ("Too much to save", "The form is larger than the server takes (1 MB), so nothing was saved. "
+           "A text field holds at most {chars:,} characters (the system prompt, say): go back, "
+           "shorten it, and save again."),
+    "zh": ("内容太多，无法保存", "表单超过服务器可接收的大小（1 MB），没有保存任何内容。"
+           "文本框最多 {chars:,} 个字符（例如系统提示词）：请返回缩短后再保存。"),
+    "zh-Hant": ("內容太多，無法儲存", "表單超過伺服器可接收的大小（1 MB），沒有儲存任何內容。"
+                "文字欄位最多 {chars:,} 個字元（例如系統提示詞）：請返回縮短後再儲存。"),
 }  # fmt: skip
 
 
@@ -134,7 +137,7 @@ def response(status: int, reason: str, headers: dict[str, str], language: str = 
     kind = "application/json"
     if language in TOO_LARGE_PAGE:
         title, words = TOO_LARGE_PAGE[language]
-        text = words.format(mb=reason.rsplit(" ", 2)[-2])
+        text = words.format(chars=MAX_TEXT)
         body = (
             f'<!doctype html><html lang="{language}"><meta charset="utf-8"><title>{title}</title>'
             f'<h1>{title}</h1><p id="too-large">{text}</p><p><a href="/#settings">←</a></p></html>'

@@ -457,7 +457,8 @@ def after_lone_close(text: str) -> str:
 
 def lone_close(text: str) -> bool:
     """Whether the model wrote reasoning with only its closing tag (its template opens it)."""
-    return after_lone_close(remove_thinking(text)) != remove_thinking(text)
+    kept = remove_thinking(text)
+    return after_lone_close(kept) != kept
 
 
 class ModelFactory:

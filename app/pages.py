@@ -464,10 +464,8 @@ class Pages:
             "settings saved from the settings page: %s",
             ", ".join(sorted([*result.changes, *result.remove])) or "nothing changed",
         )
-        saved = self.console.settings()
-        # A prompt that fills much of the budget crowds out the history (bot.build_messages keeps
-        # the prompt whole and drops the oldest exchanges): saved, with a warning beside Save.
-        heavy = estimate_tokens(saved.system_prompt) > int(saved.context_tokens) // 2
+        # Saved even so, with a warning beside Save (prompt_warning).
+        heavy = crowded(self.console.settings())
         return redirect("/?msg=saved&warn=prompt#settings" if heavy else "/?msg=saved#settings")
 
     def change_password(self) -> str:
@@ -625,7 +623,15 @@ def uses(check: str, name: str) -> bool:
     return name in CHECK_USES[check] or settings.BY_NAME[name].group in CHECK_USES[check]
 
 
+def crowded(values: Values) -> bool:
+    """Whether the system prompt fills over half the context budget: bot.build_messages keeps
+    it whole and drops the oldest exchanges, so little or no history fits beside it."""
+    return estimate_tokens(values.system_prompt) > int(values.context_tokens) // 2
+
+
 def prompt_warning(values: Values, t: pagetext.Translator) -> str:
     """What a big system prompt costs, in the reader's words; empty once it no longer does."""
+    if not crowded(values):
+        return ""
     tokens, budget = estimate_tokens(values.system_prompt), int(values.context_tokens)
-    return t("warn_prompt_budget", tokens=f"{tokens:,}", budget=f"{budget:,}") if tokens > budget // 2 else ""
+    return t("warn_prompt_budget", tokens=f"{tokens:,}", budget=f"{budget:,}")

@@ -135,7 +135,7 @@ def test_a_form_over_the_servers_cap_gets_a_page_in_the_readers_language(admin_b
             answer += chunk
     text = answer.decode()
     assert text.startswith("HTTP/1.1 413") and "Content-Type: text/html" in text
-    assert "表單超過 1 MB" in text and "20,000" in text
+    assert "表單超過伺服器可接收的大小（1 MB）" in text and "20,000" in text
     webhook = head.replace("Accept: text/html,application/xhtml+xml\r\n", "").replace("/settings", "/webhook")
     with socket.create_connection((host, port), timeout=5) as sock:
         sock.sendall(webhook.encode())

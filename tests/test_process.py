@@ -263,6 +263,15 @@ def test_settings_command(tmp_path: Path) -> None:
     assert stat.S_IMODE((data / "settings.json").stat().st_mode) == 0o600
 
 
+def test_a_start_up_option_before_the_subcommand_counts(tmp_path: Path) -> None:
+    """`python -m app --data-dir X settings …` once wrote to ./data: the subcommand's own
+    default for the flag replaced the one given before it."""
+    data = tmp_path / "before"
+    done = run_app("--data-dir", str(data), "settings", "set", "temperature", "0.3")
+    assert done.returncode == 0, done.stderr
+    assert "temperature = 0.3" in run_app("settings", "--data-dir", str(data)).stdout
+
+
 @pytest.mark.parametrize(
     ("args", "extra", "message"),
     [

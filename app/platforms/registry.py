@@ -69,8 +69,11 @@ class Deliveries:
     def __init__(self, platforms: Sequence[Platform]) -> None:
         self._by_name = {p.name: p for p in platforms}
 
+    def _platform(self, job: Job) -> Platform | None:
+        return self._by_name.get(people.platform(job.person))
+
     def __call__(self, job: Job, text: str, values: Values) -> None:
-        platform = self._by_name.get(people.platform(job.person))
+        platform = self._platform(job)
         if platform is None:  # a job of a platform removed since; nothing can post it
             log.error("no platform delivers to %s; the answer is dropped", job.person)
             return
@@ -78,15 +81,15 @@ class Deliveries:
 
     def pacing(self, job: Job, values: Values) -> Pacing | None:
         """How the job's platform shows an answer still being written; None: not at all."""
-        platform = self._by_name.get(people.platform(job.person))
+        platform = self._platform(job)
         return platform.pacing(values) if platform is not None else None
 
     def notice(self, job: Job, text: str, values: Values) -> None:
-        platform = self._by_name.get(people.platform(job.person))
+        platform = self._platform(job)
         if platform is not None:
             platform.notice(job, text, values)
 
     def pictures(self, job: Job, values: Values) -> list[Attachment]:
         """The pictures sent with the job's message, from its person's platform."""
-        platform = self._by_name.get(people.platform(job.person))
+        platform = self._platform(job)
         return platform.pictures(job, values) if platform is not None and job.pictures else []
